@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+)
+
+// setup parses flags and wires the app; positional arguments are returned.
+func setup(name string, args []string, stderr io.Writer, getenv func(string) string) (*app, []string, error) {
+	fs, finish := newFlagSet("plannr-mcp "+name, stderr, getenv)
+	rest, err := parseArgs(fs, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := finish()
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := newApp(cfg, stderr, getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, rest, nil
+}
+
+// cmdServe serves MCP over stdio until stdin closes or a signal arrives.
+func cmdServe(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
+	a, rest, err := setup("serve", args, stderr, getenv)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	if len(rest) > 0 {
+		return unexpectedArgs(rest)
+	}
+	stdio := server.NewStdioServer(a.mcp)
+	stdio.SetErrorLogger(slog.NewLogLogger(a.logger.Handler(), slog.LevelError))
+	a.logger.Info("serving MCP over stdio", "version", version())
+	err = stdio.Listen(ctx, stdin, stdout)
+	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("stdio server: %w", err)
+	}
+	return nil
+}
+
+// inProcessClient connects an MCP client to the app's server in this process,
+// so that one-shot commands take the same path as a real client.
+func inProcessClient(ctx context.Context, a *app) (*client.Client, error) {
+	c, err := client.NewInProcessClient(a.mcp)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Start(ctx); err != nil {
+		return nil, err
+	}
+	var init mcp.InitializeRequest
+	init.Params.ClientInfo = mcp.Implementation{Name: "plannr-mcp-cli", Version: version()}
+	init.Params.ProtocolVersion = mcp.LATEST_LEGACY_PROTOCOL_VERSION
+	if _, err := c.Initialize(ctx, init); err != nil {
+		return nil, fmt.Errorf("initializing: %w", err)
+	}
+	return c, nil
+}
+
+// cmdTools prints every tool's definition, as tools/list returns it.
+func cmdTools(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	a, rest, err := setup("tools", args, stderr, getenv)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	if len(rest) > 0 {
+		return unexpectedArgs(rest)
+	}
+	c, err := inProcessClient(ctx, a)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	res, err := c.ListTools(ctx, mcp.ListToolsRequest{})
+	if err != nil {
+		return fmt.Errorf("listing tools: %w", err)
+	}
+	return printJSON(stdout, map[string]any{"tools": res.Tools})
+}
+
+// errToolFailed reports a tool call that answered with isError; its
+// result has been printed.
+var errToolFailed = errors.New("tool call failed")
+
+// cmdCall runs one tool once and prints its result as JSON.
+func cmdCall(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	a, rest, err := setup("call", args, stderr, getenv)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	if len(rest) == 0 || len(rest) > 2 {
+		fmt.Fprintln(stderr, "usage: plannr-mcp call TOOL [JSON-ARGS] [flags]  (see plannr-mcp tools)")
+		return errUsage
+	}
+	var arguments json.RawMessage
+	if len(rest) == 2 {
+		arguments = json.RawMessage(rest[1])
+		if !json.Valid(arguments) {
+			return fmt.Errorf("JSON-ARGS is not valid JSON: %s", rest[1])
+		}
+	}
+	c, err := inProcessClient(ctx, a)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	var req mcp.CallToolRequest
+	req.Params.Name = rest[0]
+	if arguments != nil {
+		req.Params.Arguments = arguments
+	}
+	res, err := c.CallTool(ctx, req)
+	if err != nil {
+		return fmt.Errorf("calling %s: %w (run plannr-mcp tools to see the tool names)", rest[0], err)
+	}
+	if err := printJSON(stdout, res); err != nil {
+		return err
+	}
+	if res.IsError {
+		return errToolFailed
+	}
+	return nil
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+

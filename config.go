@@ -1,0 +1,100 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/plannr-mcp/plannr-mcp/plannr"
+)
+
+// config is everything a command needs, from flags over environment variables.
+type config struct {
+	sandbox     bool
+	tokenFile   string
+	baseURL     string
+	accountUUID string
+	logLevel    slog.Level
+	timeout     time.Duration
+}
+
+// Environment variables that configure the server; flags override them.
+const (
+	envToken       = "PLANNR_TOKEN"
+	envTokenFile   = "PLANNR_TOKEN_FILE"
+	envBaseURL     = "PLANNR_BASE_URL"
+	envAccountUUID = "PLANNR_ACCOUNT_UUID"
+	envLogLevel    = "PLANNR_MCP_LOG_LEVEL"
+	envTimeout     = "PLANNR_TIMEOUT"
+)
+
+// newFlagSet declares the flags shared by every command. The returned
+// function finishes the config after parsing.
+func newFlagSet(name string, stderr io.Writer, getenv func(string) string) (*flag.FlagSet, func() (*config, error)) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := &config{}
+	logLevel := envOr(getenv, envLogLevel, "info")
+	timeout := envOr(getenv, envTimeout, plannr.DefaultTimeout.String())
+	fs.BoolVar(&cfg.sandbox, "sandbox", false, "serve against the built-in fake Plannr with sample data; needs no credentials")
+	fs.StringVar(&cfg.tokenFile, "token-file", getenv(envTokenFile), "file holding a Plannr Personal Access Token (env "+envTokenFile+"; or set "+envToken+")")
+	fs.StringVar(&cfg.baseURL, "base-url", envOr(getenv, envBaseURL, plannr.DefaultBaseURL), "Plannr API base URL (env "+envBaseURL+")")
+	fs.StringVar(&cfg.accountUUID, "account-uuid", getenv(envAccountUUID), "account to act for, sent as X-PLANNR-ACCOUNT-UUID (env "+envAccountUUID+")")
+	fs.StringVar(&logLevel, "log-level", logLevel, "debug, info, warn or error; logs go to stderr (env "+envLogLevel+")")
+	fs.StringVar(&timeout, "timeout", timeout, "time limit for one Plannr request (env "+envTimeout+")")
+	return fs, func() (*config, error) {
+		if err := cfg.logLevel.UnmarshalText([]byte(logLevel)); err != nil {
+			return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", logLevel)
+		}
+		d, err := time.ParseDuration(timeout)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("--timeout %q: use a positive duration such as 30s", timeout)
+		}
+		cfg.timeout = d
+		return cfg, nil
+	}
+}
+
+func envOr(getenv func(string) string, key, fallback string) string {
+	if v := getenv(key); v != "" {
+		return v
+	}
+	return fallback
+}
+
+// parseArgs parses flags that may come before, between or after positional
+// arguments, so that "call list_oauth_connections --sandbox" works.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, errUsage
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return positional, nil
+		}
+		if args[0] == "--" {
+			return append(positional, args[1:]...), nil
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+}
+
+// newLogger writes structured logs to stderr only: in stdio mode stdout
+// carries protocol messages and nothing else.
+func newLogger(stderr io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+}
+
+func unexpectedArgs(args []string) error {
+	return fmt.Errorf("unexpected arguments: %s", strings.Join(args, " "))
+}

@@ -1,0 +1,91 @@
+// Command plannr-mcp is an MCP server that lets AI assistants manage the
+// OAuth2 connections of a Plannr CRM account.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+)
+
+const usage = `plannr-mcp: an MCP server for the OAuth2 connections of a Plannr CRM account.
+
+Usage:
+  plannr-mcp [serve] [flags]        serve MCP over stdio (what MCP clients launch)
+  plannr-mcp tools [flags]          print every tool's definition as JSON
+  plannr-mcp call TOOL [JSON-ARGS] [flags]
+                                    run one tool once and print its result
+  plannr-mcp version                print the version
+
+Flags:
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}
+
+// errUsage marks a command line that could not be understood; its message
+// has already been printed.
+var errUsage = errors.New("usage")
+
+// run is the whole program, with its environment passed in so tests can drive it.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	command := "serve"
+	if len(args) > 0 && !isFlag(args[0]) {
+		command, args = args[0], args[1:]
+	}
+	var err error
+	switch command {
+	case "serve":
+		err = cmdServe(ctx, args, stdin, stdout, stderr, getenv)
+	case "tools":
+		err = cmdTools(ctx, args, stdout, stderr, getenv)
+	case "call":
+		err = cmdCall(ctx, args, stdout, stderr, getenv)
+	case "version":
+		fmt.Fprintln(stdout, "plannr-mcp", version())
+	case "help", "-h", "--help":
+		printUsage(stdout)
+	default:
+		fmt.Fprintf(stderr, "plannr-mcp: unknown command %q\n\n", command)
+		printUsage(stderr)
+		return 2
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
+		return 2
+	case errors.Is(err, errToolFailed):
+		return 1
+	default:
+		fmt.Fprintln(stderr, "plannr-mcp:", err)
+		return 1
+	}
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprint(w, usage)
+	fs, _ := newFlagSet("plannr-mcp", w, func(string) string { return "" })
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}
+
+func isFlag(arg string) bool { return len(arg) > 1 && arg[0] == '-' }
+
+// version is the module version stamped by the Go toolchain, or "dev".
+func version() string {
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	return "dev"
+}

@@ -1,0 +1,363 @@
+package plannr
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"golang.org/x/oauth2"
+)
+
+// DefaultBaseURL is Plannr's production API.
+const DefaultBaseURL = "https://api.plannrcrm.com"
+
+// DefaultTimeout bounds one request, including reading its answer.
+const DefaultTimeout = 30 * time.Second
+
+// DefaultMaxResponseBytes bounds how much of an answer the client reads.
+const DefaultMaxResponseBytes = 8 << 20
+
+// AccountHeader carries the account a request acts for.
+const AccountHeader = "X-PLANNR-ACCOUNT-UUID"
+
+// Client talks to the Plannr API. It is safe for concurrent use.
+type Client struct {
+	baseURL     string // without a trailing slash
+	httpClient  *http.Client
+	userAgent   string
+	accountUUID string
+	timeout     time.Duration
+	maxBody     int64
+}
+
+// Option configures a Client.
+type Option func(*clientConfig) error
+
+type clientConfig struct {
+	baseURL     string
+	transport   http.RoundTripper
+	userAgent   string
+	accountUUID string
+	timeout     time.Duration
+	maxBody     int64
+}
+
+// WithBaseURL points the client at another Plannr, such as a test server.
+func WithBaseURL(u string) Option {
+	return func(c *clientConfig) error { c.baseURL = u; return nil }
+}
+
+// WithAccountUUID sends X-PLANNR-ACCOUNT-UUID with every request.
+func WithAccountUUID(uuid string) Option {
+	return func(c *clientConfig) error { c.accountUUID = uuid; return nil }
+}
+
+// WithUserAgent sets the User-Agent header.
+func WithUserAgent(ua string) Option {
+	return func(c *clientConfig) error { c.userAgent = ua; return nil }
+}
+
+// WithTimeout bounds each request; zero or less disables the bound.
+func WithTimeout(d time.Duration) Option {
+	return func(c *clientConfig) error { c.timeout = d; return nil }
+}
+
+// WithTransport sets the transport beneath the bearer-token transport, for
+// retries, rate limiting or tests.
+func WithTransport(rt http.RoundTripper) Option {
+	return func(c *clientConfig) error { c.transport = rt; return nil }
+}
+
+// WithMaxResponseBytes bounds how much of an answer is read; a larger answer is an error.
+func WithMaxResponseBytes(n int64) Option {
+	return func(c *clientConfig) error {
+		if n <= 0 {
+			return fmt.Errorf("plannr: max response bytes must be positive, got %d", n)
+		}
+		c.maxBody = n
+		return nil
+	}
+}
+
+// NewTransport returns an HTTP transport tuned for many concurrent calls to
+// one host: keep-alive with enough idle connections for a busy HTTP server.
+func NewTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 256
+	t.MaxIdleConnsPerHost = 128
+	t.IdleConnTimeout = 90 * time.Second
+	return t
+}
+
+// NewClient returns a client that authenticates every request with a bearer
+// token from ts. A Personal Access Token and an OAuth2 token take the same
+// path: wrap a PAT in oauth2.StaticTokenSource.
+func NewClient(ts oauth2.TokenSource, opts ...Option) (*Client, error) {
+	if ts == nil {
+		return nil, errors.New("plannr: a token source is required")
+	}
+	cfg := clientConfig{
+		baseURL:   DefaultBaseURL,
+		userAgent: "plannr-mcp",
+		timeout:   DefaultTimeout,
+		maxBody:   DefaultMaxResponseBytes,
+	}
+	for _, opt := range opts {
+		if err := opt(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	base, err := url.Parse(strings.TrimRight(cfg.baseURL, "/"))
+	if err != nil {
+		return nil, fmt.Errorf("plannr: base URL: %w", err)
+	}
+	if base.Scheme != "https" && base.Scheme != "http" || base.Host == "" {
+		return nil, fmt.Errorf("plannr: base URL %q must be an absolute http or https URL", cfg.baseURL)
+	}
+	transport := cfg.transport
+	if transport == nil {
+		transport = NewTransport()
+	}
+	return &Client{
+		baseURL: strings.TrimRight(base.String(), "/"),
+		httpClient: &http.Client{
+			Transport: &oauth2.Transport{Source: credentialSource{ts}, Base: transport},
+			// Plannr's API does not redirect; following one could carry the
+			// bearer token to another host.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		userAgent:   cfg.userAgent,
+		accountUUID: cfg.accountUUID,
+		timeout:     cfg.timeout,
+		maxBody:     cfg.maxBody,
+	}, nil
+}
+
+// credentialSource marks token failures so callers can tell "we have no
+// usable credential" from "the network failed".
+type credentialSource struct{ ts oauth2.TokenSource }
+
+func (s credentialSource) Token() (*oauth2.Token, error) {
+	t, err := s.ts.Token()
+	if err != nil {
+		var ce *CredentialError
+		if errors.As(err, &ce) {
+			return nil, err
+		}
+		return nil, &CredentialError{Err: err}
+	}
+	return t, nil
+}
+
+// ListOAuthConnections returns every OAuth2 connection of the account.
+func (c *Client) ListOAuthConnections(ctx context.Context) ([]Connection, error) {
+	var body struct {
+		Data []Connection `json:"data"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/api/v1/oauth/connections", nil, &body); err != nil {
+		return nil, err
+	}
+	if body.Data == nil {
+		body.Data = []Connection{}
+	}
+	return body.Data, nil
+}
+
+// RenameOAuthConnection sets a connection's label and returns the updated connection.
+func (c *Client) RenameOAuthConnection(ctx context.Context, uuid, label string) (*Connection, error) {
+	var raw json.RawMessage
+	req := struct {
+		Label string `json:"label"`
+	}{label}
+	if err := c.do(ctx, http.MethodPut, "/api/v1/oauth/connections/"+url.PathEscape(uuid), req, &raw); err != nil {
+		return nil, err
+	}
+	return decodeConnection(raw)
+}
+
+// DeleteOAuthConnection removes a connection between the account and the
+// third party entirely. Add-ons that depend on it stop working.
+func (c *Client) DeleteOAuthConnection(ctx context.Context, uuid string) error {
+	return c.do(ctx, http.MethodDelete, "/api/v1/oauth/connections/"+url.PathEscape(uuid), nil, nil)
+}
+
+// ListLogins returns the authenticated user's logins; each names the account
+// whose uuid goes in X-PLANNR-ACCOUNT-UUID.
+func (c *Client) ListLogins(ctx context.Context) ([]Login, error) {
+	var body struct {
+		Data []Login `json:"data"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/api/v1/logins", nil, &body); err != nil {
+		return nil, err
+	}
+	return body.Data, nil
+}
+
+// decodeConnection reads a single connection, which Plannr documents as
+// unwrapped but which Laravel resources often wrap in "data".
+func decodeConnection(raw json.RawMessage) (*Connection, error) {
+	var wrapped struct {
+		Data *Connection `json:"data"`
+	}
+	if err := json.Unmarshal(raw, &wrapped); err == nil && wrapped.Data != nil && wrapped.Data.UUID != "" {
+		return wrapped.Data, nil
+	}
+	var conn Connection
+	if err := json.Unmarshal(raw, &conn); err != nil {
+		return nil, fmt.Errorf("plannr: decoding connection: %w", err)
+	}
+	return &conn, nil
+}
+
+// ErrResponseTooLarge reports an answer larger than the client will read.
+var ErrResponseTooLarge = errors.New("plannr: response body too large")
+
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	if c.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("plannr: encoding request: %w", err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.baseURL+path, body)
+	if err != nil {
+		return fmt.Errorf("plannr: %s %s: %w", method, path, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", c.userAgent)
+	if c.accountUUID != "" {
+		req.Header.Set(AccountHeader, c.accountUUID)
+	}
+
+	resp, err := c.httpClient.Do(req)
+	if err != nil {
+		var ce *CredentialError
+		if errors.As(err, &ce) {
+			return ce
+		}
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			// The URL is already in our message; url.Error would repeat it.
+			err = ue.Err
+		}
+		return fmt.Errorf("plannr: %s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+
+	data, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
+	if err != nil {
+		return fmt.Errorf("plannr: %s %s: reading response: %w", method, path, err)
+	}
+	if int64(len(data)) > c.maxBody {
+		return fmt.Errorf("plannr: %s %s: %w (over %d bytes)", method, path, ErrResponseTooLarge, c.maxBody)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return newResponseError(method, path, resp, data)
+	}
+	if out == nil || resp.StatusCode == http.StatusNoContent {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("plannr: %s %s: decoding %d answer: %w", method, path, resp.StatusCode, err)
+	}
+	return nil
+}
+
+// newResponseError builds the typed error for a non-2xx answer.
+func newResponseError(method, path string, resp *http.Response, body []byte) error {
+	e := &ErrorResponse{Method: method, Path: path, StatusCode: resp.StatusCode}
+	var laravel struct {
+		Message string              `json:"message"`
+		Errors  map[string][]string `json:"errors"`
+	}
+	trimmed := bytes.TrimSpace(body)
+	switch {
+	case len(trimmed) == 0:
+		e.Message = ""
+	case json.Unmarshal(trimmed, &laravel) == nil && (laravel.Message != "" || laravel.Errors != nil):
+		e.Message = laravel.Message
+		e.Errors = laravel.Errors
+	case looksLikeHTML(trimmed):
+		e.Message = "the answer was an HTML page, not JSON (often a proxy or gateway error page)"
+	default:
+		e.Message = snippet(trimmed, 200)
+	}
+	if resp.StatusCode == http.StatusTooManyRequests {
+		return &RateLimitError{
+			ErrorResponse: e,
+			RetryAfter:    ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
+			Reset:         parseUnixSeconds(resp.Header.Get("X-RateLimit-Reset")),
+		}
+	}
+	return e
+}
+
+// ParseRetryAfter reads a Retry-After header given in seconds or as an HTTP
+// date; it returns zero when the header is absent, malformed or in the past.
+func ParseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.Atoi(v); err == nil {
+		if secs < 0 {
+			return 0
+		}
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+func parseUnixSeconds(v string) time.Time {
+	secs, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil || secs <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(secs, 0)
+}
+
+func looksLikeHTML(b []byte) bool {
+	head := strings.ToLower(string(b[:min(len(b), 256)]))
+	return strings.HasPrefix(head, "<!doctype html") || strings.HasPrefix(head, "<html") || strings.Contains(head, "<body")
+}
+
+// snippet returns at most n runes of b with control characters replaced, so
+// that an unexpected body can be quoted in an error without harm.
+func snippet(b []byte, n int) string {
+	var sb strings.Builder
+	count := 0
+	for _, r := range string(b) {
+		if count == n {
+			sb.WriteString("…")
+			break
+		}
+		if unicode.IsControl(r) {
+			r = ' '
+		}
+		sb.WriteRune(r)
+		count++
+	}
+	return sb.String()
+}
