@@ -19,10 +19,10 @@ func cleanLabel(label string) string {
 	space := false
 	for _, r := range label {
 		switch {
-		case unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Co, r):
-			continue
 		case unicode.IsSpace(r):
 			space = true
+			continue
+		case unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Co, r):
 			continue
 		}
 		if space && b.Len() > 0 {
