@@ -105,7 +105,6 @@ func New(opts ...Option) *Server {
 		accounts:    SampleAccounts(),
 		windowCount: map[string]int{},
 	}
-	s.connections = nil
 	for _, o := range opts {
 		o(s)
 	}
