@@ -32,6 +32,14 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// Tool names.
+const (
+	// ListToolName lists connections with their health.
+	ListToolName = "list_oauth_connections"
+	// RenameToolName renames a connection.
+	RenameToolName = "rename_oauth_connection"
+)
+
 // Tool is one tool's definition and handler.
 type Tool struct {
 	// Definition is what tools/list shows.
