@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/plannr-mcp/plannr-mcp/plannr"
+	"github.com/plannr-mcp/plannr-mcp/tools"
 )
 
 // config is everything a command needs, from flags over environment variables.
@@ -20,6 +23,13 @@ type config struct {
 	accountUUID string
 	logLevel    slog.Level
 	timeout     time.Duration
+	// readOnly registers only the tools that change nothing; it wins over
+	// enableDelete and tools.
+	readOnly bool
+	// enableDelete registers delete_oauth_connection.
+	enableDelete bool
+	// tools, when not empty, are the only tools registered.
+	tools []string
 }
 
 // Environment variables that configure the server; flags override them.
@@ -30,6 +40,8 @@ const (
 	envAccountUUID = "PLANNR_ACCOUNT_UUID"
 	envLogLevel    = "PLANNR_MCP_LOG_LEVEL"
 	envTimeout     = "PLANNR_TIMEOUT"
+	envReadOnly    = "PLANNR_MCP_READ_ONLY"
+	envTools       = "PLANNR_MCP_TOOLS"
 )
 
 // newFlagSet declares the flags shared by every command. The returned
@@ -46,7 +58,19 @@ func newFlagSet(name string, stderr io.Writer, getenv func(string) string) (*fla
 	fs.StringVar(&cfg.accountUUID, "account-uuid", getenv(envAccountUUID), "account to act for, sent as X-PLANNR-ACCOUNT-UUID (env "+envAccountUUID+")")
 	fs.StringVar(&logLevel, "log-level", logLevel, "debug, info, warn or error; logs go to stderr (env "+envLogLevel+")")
 	fs.StringVar(&timeout, "timeout", timeout, "time limit for one Plannr request (env "+envTimeout+")")
+	readOnly, readOnlyErr := strconv.ParseBool(envOr(getenv, envReadOnly, "false"))
+	fs.BoolVar(&cfg.readOnly, "read-only", readOnly, "serve only the tools that change nothing; wins over --enable-delete and --tools (env "+envReadOnly+")")
+	fs.BoolVar(&cfg.enableDelete, "enable-delete", false, "serve "+tools.DeleteToolName+", which is off without this flag")
+	toolList := getenv(envTools)
+	fs.StringVar(&toolList, "tools", toolList, "comma-separated names of the only tools to serve, e.g. "+tools.ListToolName+" (env "+envTools+")")
 	return fs, func() (*config, error) {
+		if readOnlyErr != nil {
+			return nil, fmt.Errorf("%s %q: use true or false", envReadOnly, getenv(envReadOnly))
+		}
+		var err error
+		if cfg.tools, err = parseToolList(toolList, cfg.readOnly, cfg.enableDelete); err != nil {
+			return nil, err
+		}
 		if err := cfg.logLevel.UnmarshalText([]byte(logLevel)); err != nil {
 			return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", logLevel)
 		}
@@ -57,6 +81,27 @@ func newFlagSet(name string, stderr io.Writer, getenv func(string) string) (*fla
 		cfg.timeout = d
 		return cfg, nil
 	}
+}
+
+// parseToolList reads --tools: every name must be a tool, and the delete
+// tool may be named only when it is enabled (or read-only mode drops it anyway).
+func parseToolList(list string, readOnly, enableDelete bool) ([]string, error) {
+	var names []string
+	for name := range strings.SplitSeq(list, ",") {
+		if name = strings.TrimSpace(name); name != "" && !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	if strings.TrimSpace(list) != "" && len(names) == 0 {
+		return nil, fmt.Errorf("--tools %q names no tool; the tools are %s", list, strings.Join(tools.ToolNames(), ", "))
+	}
+	if err := tools.CheckToolNames(names); err != nil {
+		return nil, fmt.Errorf("--tools: %w", err)
+	}
+	if slices.Contains(names, tools.DeleteToolName) && !enableDelete && !readOnly {
+		return nil, fmt.Errorf("--tools names %s, which is off unless --enable-delete is also given", tools.DeleteToolName)
+	}
+	return names, nil
 }
 
 func envOr(getenv func(string) string, key, fallback string) string {

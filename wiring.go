@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/mark3labs/mcp-go/server"
@@ -75,13 +77,47 @@ func newApp(cfg *config, stderr io.Writer, getenv func(string) string) (*app, er
 		closeFn()
 		return nil, err
 	}
-	toolset := tools.NewToolset(client, tools.Options{CredentialHelp: credentialHelp, Logger: logger})
+	toolset := tools.NewToolset(client, tools.Options{
+		CredentialHelp: credentialHelp,
+		Logger:         logger,
+		EnableDelete:   cfg.enableDelete,
+		ReadOnly:       cfg.readOnly,
+		Tools:          cfg.tools,
+	})
+	logToolSelection(logger, cfg, toolset)
 	return &app{
 		toolset: toolset,
 		mcp:     toolset.NewServer(tools.ServerConfig{Version: version(), Instructions: instructions}),
 		logger:  logger,
 		close:   closeFn,
 	}, nil
+}
+
+// logToolSelection says which tools are served and warns when read-only
+// mode dropped a tool that other flags asked for.
+func logToolSelection(logger *slog.Logger, cfg *config, toolset *tools.Toolset) {
+	var served []string
+	for _, tool := range toolset.Tools() {
+		served = append(served, tool.Definition.Name)
+	}
+	if cfg.readOnly {
+		var dropped []string
+		for _, name := range cfg.tools {
+			if !slices.Contains(served, name) {
+				dropped = append(dropped, name)
+			}
+		}
+		if cfg.enableDelete && !slices.Contains(dropped, tools.DeleteToolName) {
+			dropped = append(dropped, tools.DeleteToolName)
+		}
+		if len(dropped) > 0 {
+			logger.Warn("read-only mode: not serving tools that change data", "dropped", strings.Join(dropped, ","))
+		}
+	}
+	if len(served) == 0 {
+		logger.Warn("no tools are served: --read-only left none of the tools named by --tools")
+	}
+	logger.Info("tools served", "tools", strings.Join(served, ","), "read_only", cfg.readOnly)
 }
 
 // startSandbox serves the fake Plannr on a loopback port for this process.

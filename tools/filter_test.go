@@ -467,6 +467,37 @@ func TestListCursorCarriesTheQuery(t *testing.T) {
 	}
 }
 
+// TestListPagingSurvivesDeletes deletes connections between two pages:
+// nothing still there is skipped or repeated.
+func TestListPagingSurvivesDeletes(t *testing.T) {
+	records, conns := bigAccount(50)
+	ts, _ := setupAccount(t, records, Options{EnableDelete: true})
+	order := wantOrder(conns, "label")
+	first, _ := listOK(t, ts, `{"sort":"label","limit":10}`)
+	if first.NextCursor == nil {
+		t.Fatal("want a next cursor")
+	}
+	// Delete the last connection shown and one not yet shown.
+	gone := []string{order[9], order[20]}
+	for _, u := range gone {
+		i := slices.IndexFunc(conns, func(b bigConn) bool { return b.uuid == u })
+		res := call(t, ts, DeleteToolName, argsJSON(t, map[string]any{"uuid": u, "confirm_label": conns[i].label}))
+		if res.IsError {
+			t.Fatal(text(res))
+		}
+	}
+	got := pageThrough(t, ts, map[string]any{"cursor": *first.NextCursor, "limit": 10}, 48, 9)
+	var want []string
+	for _, u := range order[10:] {
+		if !slices.Contains(gone, u) {
+			want = append(want, u)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("after deletes the later pages hold %d connections, want %d in order", len(got), len(want))
+	}
+}
+
 // Text budgets: the compact rendering beside structuredContent must stay
 // small, because the model reads it on every call.
 const (

@@ -5,7 +5,12 @@ package tools
 
 import (
 	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -30,6 +35,15 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives one line per tool call; nil discards.
 	Logger *slog.Logger
+	// EnableDelete registers delete_oauth_connection, which is off by default.
+	EnableDelete bool
+	// ReadOnly registers only the tools that change nothing. It wins over
+	// EnableDelete and Tools.
+	ReadOnly bool
+	// Tools, when not empty, registers only the tools named, still subject to
+	// EnableDelete and ReadOnly. Check the names with CheckToolNames first:
+	// here an unknown name matches nothing.
+	Tools []string
 }
 
 // Tool names.
@@ -38,7 +52,27 @@ const (
 	ListToolName = "list_oauth_connections"
 	// RenameToolName renames a connection.
 	RenameToolName = "rename_oauth_connection"
+	// DeleteToolName deletes a connection; it is registered only with EnableDelete.
+	DeleteToolName = "delete_oauth_connection"
 )
+
+// ToolNames returns the name of every tool the package can serve, whether
+// or not the current options register it.
+func ToolNames() []string { return []string{ListToolName, RenameToolName, DeleteToolName} }
+
+// ErrUnknownTool reports a tool name the package does not know.
+var ErrUnknownTool = errors.New("unknown tool")
+
+// CheckToolNames reports the first name that is not a tool, with the list of
+// the tools there are.
+func CheckToolNames(names []string) error {
+	for _, name := range names {
+		if !slices.Contains(ToolNames(), name) {
+			return fmt.Errorf("%w %q; the tools are %s", ErrUnknownTool, name, strings.Join(ToolNames(), ", "))
+		}
+	}
+	return nil
+}
 
 // Tool is one tool's definition and handler.
 type Tool struct {
@@ -50,14 +84,18 @@ type Tool struct {
 	ReadOnly bool
 }
 
-// Toolset holds every tool, bound to one Plannr API.
+// Toolset holds the selected tools, bound to one Plannr API.
 type Toolset struct {
 	api   API
 	opts  Options
 	tools []Tool
+	// stateKey authenticates the state a confirmation carries through the
+	// client; it is random per Toolset.
+	stateKey []byte
 }
 
-// NewToolset builds every tool; their schemas are generated here, once.
+// NewToolset builds the tools the options select; their schemas are
+// generated here, once.
 func NewToolset(api API, opts Options) *Toolset {
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -65,12 +103,33 @@ func NewToolset(api API, opts Options) *Toolset {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	t := &Toolset{api: api, opts: opts}
-	t.tools = []Tool{t.listTool(), t.renameTool()}
+	t := &Toolset{api: api, opts: opts, stateKey: make([]byte, 32)}
+	// crypto/rand.Read never fails; it crashes the program if the system
+	// cannot supply randomness.
+	_, _ = rand.Read(t.stateKey)
+	for _, tool := range []Tool{t.listTool(), t.renameTool(), t.deleteTool()} {
+		if t.selected(tool) {
+			t.tools = append(t.tools, tool)
+		}
+	}
 	return t
 }
 
-// Tools returns every tool in a stable order.
+// selected reports whether the options register tool.
+func (t *Toolset) selected(tool Tool) bool {
+	name := tool.Definition.Name
+	switch {
+	case t.opts.ReadOnly && !tool.ReadOnly:
+		return false
+	case name == DeleteToolName && !t.opts.EnableDelete:
+		return false
+	case len(t.opts.Tools) > 0 && !slices.Contains(t.opts.Tools, name):
+		return false
+	}
+	return true
+}
+
+// Tools returns the selected tools in a stable order.
 func (t *Toolset) Tools() []Tool { return t.tools }
 
 func (t *Toolset) now() time.Time { return t.opts.Now() }
