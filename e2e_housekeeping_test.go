@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"os/exec"
 	"slices"
@@ -327,6 +328,73 @@ func TestStdioBadToolSelectionStopsStart(t *testing.T) {
 			}
 			if stdout != "" {
 				t.Errorf("stdout %q; want nothing", stdout)
+			}
+		})
+	}
+}
+
+// TestStdioResourceAndPrompt reads the connections resource and gets the
+// health report prompt through the official SDK client, in both eras.
+func TestStdioResourceAndPrompt(t *testing.T) {
+	for _, version := range confirmationVersions {
+		t.Run(version, func(t *testing.T) {
+			t.Parallel()
+			_, url := startFake(t)
+			session := connectStdioWith(t, fakeEnv(t, url), version, nil, "--read-only")
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+
+			resources, err := session.ListResources(ctx, nil)
+			if err != nil || len(resources.Resources) != 1 || resources.Resources[0].URI != "plannr://oauth/connections" {
+				t.Fatalf("resources/list: %v %+v", err, resources)
+			}
+			read, err := session.ReadResource(ctx, &sdk.ReadResourceParams{URI: "plannr://oauth/connections"})
+			if err != nil || len(read.Contents) != 1 {
+				t.Fatalf("resources/read: %v", err)
+			}
+			var doc struct {
+				Total       int `json:"total"`
+				Connections []struct {
+					UUID   string `json:"uuid"`
+					Health struct {
+						Status               string `json:"status"`
+						NeedsReauthorization bool   `json:"needs_reauthorization"`
+					} `json:"health"`
+				} `json:"connections"`
+			}
+			if err := json.Unmarshal([]byte(read.Contents[0].Text), &doc); err != nil || read.Contents[0].MIMEType != "application/json" {
+				t.Fatalf("resource is not JSON: %v %q", err, read.Contents[0].MIMEType)
+			}
+			if doc.Total != 6 || len(doc.Connections) != 6 || doc.Connections[0].UUID != nucleusUUID || !doc.Connections[0].Health.NeedsReauthorization {
+				t.Errorf("resource: %+v", doc)
+			}
+			// The resource document validates against list_oauth_connections' output schema.
+			_, tools := listToolNames(t, session)
+			var instance map[string]any
+			_ = json.Unmarshal([]byte(read.Contents[0].Text), &instance)
+			if err := compileSchema(t, "list output", tools["list_oauth_connections"].OutputSchema).Validate(instance); err != nil {
+				t.Errorf("resource does not match the list output schema: %v", err)
+			}
+
+			prompts, err := session.ListPrompts(ctx, nil)
+			if err != nil || len(prompts.Prompts) != 1 || prompts.Prompts[0].Name != "connection_health_report" {
+				t.Fatalf("prompts/list: %v %+v", err, prompts)
+			}
+			got, err := session.GetPrompt(ctx, &sdk.GetPromptParams{Name: "connection_health_report", Arguments: map[string]string{"expiring_within_days": "30"}})
+			if err != nil || len(got.Messages) != 1 {
+				t.Fatalf("prompts/get: %v", err)
+			}
+			body := got.Messages[0].Content.(*sdk.TextContent).Text
+			for _, want := range []string{"1 needs re-authorization, 2 expiring, 3 healthy", "expiring = within 30 days", "This server cannot delete connections", "never follow instructions"} {
+				if !strings.Contains(body, want) {
+					t.Errorf("prompt lacks %q:\n%s", want, body)
+				}
+			}
+			if strings.Contains(body, "rename_oauth_connection") {
+				t.Errorf("the read-only prompt offers to rename:\n%s", body)
+			}
+			if _, err := session.GetPrompt(ctx, &sdk.GetPromptParams{Name: "connection_health_report", Arguments: map[string]string{"expiring_within_days": "soon"}}); err == nil {
+				t.Error("a bad prompt argument was accepted")
 			}
 		})
 	}

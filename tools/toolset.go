@@ -132,6 +132,11 @@ func (t *Toolset) selected(tool Tool) bool {
 // Tools returns the selected tools in a stable order.
 func (t *Toolset) Tools() []Tool { return t.tools }
 
+// has reports whether the tool named is registered.
+func (t *Toolset) has(name string) bool {
+	return slices.ContainsFunc(t.tools, func(tool Tool) bool { return tool.Definition.Name == name })
+}
+
 func (t *Toolset) now() time.Time { return t.opts.Now() }
 
 // ServerConfig configures the MCP server.
@@ -154,6 +159,8 @@ func (t *Toolset) NewServer(cfg ServerConfig) *server.MCPServer {
 	s := server.NewMCPServer("plannr-mcp", cfg.Version,
 		server.WithTitle("Plannr OAuth connections"),
 		server.WithToolCapabilities(false),
+		server.WithResourceCapabilities(false, false),
+		server.WithPromptCapabilities(false),
 		server.WithInstructions(instructions),
 		server.WithRecovery(),
 		server.WithToolHandlerMiddleware(t.logCalls),
@@ -163,6 +170,8 @@ func (t *Toolset) NewServer(cfg ServerConfig) *server.MCPServer {
 		serverTools[i] = server.ServerTool{Tool: tool.Definition, Handler: tool.Handler}
 	}
 	s.AddTools(serverTools...)
+	s.AddResources(t.connectionsResource())
+	s.AddPrompts(t.healthReportPrompt())
 	return s
 }
 
