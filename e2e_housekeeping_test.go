@@ -92,7 +92,7 @@ func TestStdioDeleteIsOffByDefault(t *testing.T) {
 			fake, url := startFake(t)
 			session, _ := connectStdio(t, fakeEnv(t, url), version)
 			names, _ := listToolNames(t, session)
-			if want := []string{"list_oauth_connections", "rename_oauth_connection"}; !slices.Equal(names, want) {
+			if want := []string{"list_oauth_connections", "list_plannr_accounts", "rename_oauth_connection"}; !slices.Equal(names, want) {
 				t.Fatalf("tools/list %q, want %q", names, want)
 			}
 			res, err := callToolErr(session, "delete_oauth_connection", map[string]any{"uuid": nucleusUUID, "confirm_label": "Nucleus (old login)"})
@@ -157,7 +157,7 @@ func TestStdioDeleteConfirmedThroughElicitation(t *testing.T) {
 			}}
 			session := connectStdioWith(t, fakeEnv(t, url), version, &sdk.ClientOptions{ElicitationHandler: person.handle}, "--enable-delete")
 			names, tools := listToolNames(t, session)
-			if want := []string{"delete_oauth_connection", "list_oauth_connections", "rename_oauth_connection"}; !slices.Equal(names, want) {
+			if want := []string{"delete_oauth_connection", "list_oauth_connections", "list_plannr_accounts", "rename_oauth_connection"}; !slices.Equal(names, want) {
 				t.Fatalf("tools/list %q, want %q", names, want)
 			}
 			del := tools["delete_oauth_connection"]
@@ -254,9 +254,10 @@ func TestStdioDeleteWithoutElicitation(t *testing.T) {
 // left out cannot be called.
 func TestStdioToolSelection(t *testing.T) {
 	const (
-		list   = "list_oauth_connections"
-		rename = "rename_oauth_connection"
-		del    = "delete_oauth_connection"
+		list     = "list_oauth_connections"
+		accounts = "list_plannr_accounts"
+		rename   = "rename_oauth_connection"
+		del      = "delete_oauth_connection"
 	)
 	tests := []struct {
 		name string
@@ -264,15 +265,15 @@ func TestStdioToolSelection(t *testing.T) {
 		env  []string
 		want []string
 	}{
-		{"default", nil, nil, []string{list, rename}},
-		{"--enable-delete", []string{"--enable-delete"}, nil, []string{list, rename, del}},
-		{"--read-only", []string{"--read-only"}, nil, []string{list}},
+		{"default", nil, nil, []string{list, accounts, rename}},
+		{"--enable-delete", []string{"--enable-delete"}, nil, []string{list, accounts, rename, del}},
+		{"--read-only", []string{"--read-only"}, nil, []string{list, accounts}},
 		{"--read-only wins over everything", []string{"--read-only", "--enable-delete", "--tools", rename + "," + del + "," + list}, nil, []string{list}},
 		{"--tools", []string{"--tools", rename}, nil, []string{rename}},
 		{"--tools with spaces and delete", []string{"--enable-delete", "--tools", " " + del + " , " + list}, nil, []string{list, del}},
 		{"PLANNR_MCP_TOOLS", nil, []string{"PLANNR_MCP_TOOLS=" + list}, []string{list}},
-		{"PLANNR_MCP_READ_ONLY", nil, []string{"PLANNR_MCP_READ_ONLY=true"}, []string{list}},
-		{"--read-only=false beats the environment", []string{"--read-only=false"}, []string{"PLANNR_MCP_READ_ONLY=1"}, []string{list, rename}},
+		{"PLANNR_MCP_READ_ONLY", nil, []string{"PLANNR_MCP_READ_ONLY=true"}, []string{list, accounts}},
+		{"--read-only=false beats the environment", []string{"--read-only=false"}, []string{"PLANNR_MCP_READ_ONLY=1"}, []string{list, accounts, rename}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -312,7 +313,7 @@ func TestStdioBadToolSelectionStopsStart(t *testing.T) {
 		want string
 	}{
 		{"unknown tool", []string{"serve", "--tools", "list_oauth_connections,remove_connection"}, nil,
-			`--tools: unknown tool "remove_connection"; the tools are list_oauth_connections, rename_oauth_connection, delete_oauth_connection`},
+			`--tools: unknown tool "remove_connection"; the tools are list_oauth_connections, list_plannr_accounts, rename_oauth_connection, delete_oauth_connection`},
 		{"unknown tool from the environment", []string{"serve"}, []string{"PLANNR_MCP_TOOLS=list"}, `unknown tool "list"`},
 		{"only commas", []string{"serve", "--tools", ",,"}, nil, `--tools ",," names no tool`},
 		{"delete without --enable-delete", []string{"serve", "--tools", "delete_oauth_connection"}, nil,
@@ -431,5 +432,50 @@ func TestStdioListFilters(t *testing.T) {
 	res := callTool(t, session, "list_oauth_connections", map[string]any{"cursor": "bm90IGEgY3Vyc29y"})
 	if !res.IsError || !strings.Contains(resultText(res), `"cursor" is not a next_cursor`) {
 		t.Errorf("bad cursor: %s", resultText(res))
+	}
+}
+
+// TestCLIAccounts checks the accounts command: it lists the accounts the
+// token can act for even when the configured account is wrong, and never
+// sends the account header to the logins endpoint.
+func TestCLIAccounts(t *testing.T) {
+	fake, url := startFake(t)
+	env := append(fakeEnv(t, url), "PLANNR_ACCOUNT_UUID=9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d")
+	code, stdout, stderr := runCLI(t, env, "accounts")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %s", code, stderr)
+	}
+	for _, want := range []string{
+		"NAME", "ACCOUNT UUID",
+		"Harbour Wealth          admin   5f0c1e7a-2b4d-4c6e-8f10-3a5b7c9d1e2f  preferred",
+		"Harbour Wealth Clients  client  9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d  configured",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout)
+		}
+	}
+	if !strings.Contains(stderr, "Set PLANNR_ACCOUNT_UUID") {
+		t.Errorf("stderr does not say what to do with the uuid:\n%s", stderr)
+	}
+
+	// A wrong account makes every connection call fail with advice that
+	// names the command, while the command itself still works.
+	wrong := append(fakeEnv(t, url), "PLANNR_ACCOUNT_UUID=00000000-0000-4000-8000-000000000000")
+	code, stdout, _ = runCLI(t, wrong, "call", "list_oauth_connections")
+	if code != 1 || !strings.Contains(stdout, "plannr-mcp accounts") {
+		t.Errorf("exit %d; the 403 advice does not name the accounts command:\n%s", code, stdout)
+	}
+	if code, stdout, stderr = runCLI(t, wrong, "accounts"); code != 0 || !strings.Contains(stdout, "Harbour Wealth Clients") {
+		t.Errorf("accounts with a wrong account: exit %d\n%s%s", code, stdout, stderr)
+	}
+	for _, r := range fake.Requests() {
+		if r.Path == "/api/v1/logins" && r.Header.Get("X-PLANNR-ACCOUNT-UUID") != "" {
+			t.Errorf("the logins request sent the account header")
+		}
+	}
+
+	code, _, stderr = runCLI(t, baseEnv(t), "accounts", "--sandbox", "extra")
+	if code != 1 || !strings.Contains(stderr, "unexpected arguments: extra") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
 }

@@ -21,6 +21,7 @@ Usage:
   plannr-mcp tools [flags]          print every tool's definition as JSON
   plannr-mcp call TOOL [JSON-ARGS] [flags]
                                     run one tool once and print its result
+  plannr-mcp accounts [flags]       list the accounts the token can act for, to set PLANNR_ACCOUNT_UUID
   plannr-mcp version                print the version
 
 Flags:
@@ -51,6 +52,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdTools(ctx, args, stdout, stderr, getenv)
 	case "call":
 		err = cmdCall(ctx, args, stdout, stderr, getenv)
+	case "accounts":
+		err = cmdAccounts(ctx, args, stdout, stderr, getenv)
 	case "version":
 		fmt.Fprintln(stdout, "plannr-mcp", version())
 	case "help", "-h", "--help":

@@ -31,6 +31,8 @@ const sandboxInstructions = "SANDBOX MODE: this server is connected to a built-i
 type app struct {
 	toolset *tools.Toolset
 	mcp     *server.MCPServer
+	api     toolsAPI
+	account string // the configured account uuid, if any
 	logger  *slog.Logger
 	close   func()
 }
@@ -77,20 +79,37 @@ func newApp(cfg *config, stderr io.Writer, getenv func(string) string) (*app, er
 		closeFn()
 		return nil, err
 	}
-	toolset := tools.NewToolset(client, tools.Options{
+	api := toolsAPI{Client: client, logins: client.WithoutAccount()}
+	toolset := tools.NewToolset(api, tools.Options{
 		CredentialHelp: credentialHelp,
 		Logger:         logger,
 		EnableDelete:   cfg.enableDelete,
 		ReadOnly:       cfg.readOnly,
 		Tools:          cfg.tools,
+		AccountUUID:    cfg.accountUUID,
 	})
 	logToolSelection(logger, cfg, toolset)
 	return &app{
 		toolset: toolset,
 		mcp:     toolset.NewServer(tools.ServerConfig{Version: version(), Instructions: instructions}),
+		api:     api,
+		account: cfg.accountUUID,
 		logger:  logger,
 		close:   closeFn,
 	}, nil
+}
+
+// toolsAPI is the Plannr client the tools use. Logins are listed without
+// the account header: that endpoint takes only the bearer token, and a
+// person looks their accounts up precisely when the configured one is wrong.
+type toolsAPI struct {
+	*plannr.Client
+	logins *plannr.Client
+}
+
+// ListLogins lists the logins without the account header.
+func (a toolsAPI) ListLogins(ctx context.Context) ([]plannr.Login, error) {
+	return a.logins.ListLogins(ctx)
 }
 
 // logToolSelection says which tools are served and warns when read-only

@@ -86,10 +86,10 @@ func TestDeleteToolSelection(t *testing.T) {
 		opts Options
 		want []string
 	}{
-		{"default leaves delete out", Options{}, []string{ListToolName, RenameToolName}},
-		{"enable delete", Options{EnableDelete: true}, []string{ListToolName, RenameToolName, DeleteToolName}},
-		{"read-only", Options{ReadOnly: true}, []string{ListToolName}},
-		{"read-only wins over enable delete", Options{ReadOnly: true, EnableDelete: true}, []string{ListToolName}},
+		{"default leaves delete out", Options{}, []string{ListToolName, AccountsToolName, RenameToolName}},
+		{"enable delete", Options{EnableDelete: true}, []string{ListToolName, AccountsToolName, RenameToolName, DeleteToolName}},
+		{"read-only", Options{ReadOnly: true}, []string{ListToolName, AccountsToolName}},
+		{"read-only wins over enable delete", Options{ReadOnly: true, EnableDelete: true}, []string{ListToolName, AccountsToolName}},
 		{"read-only wins over tools", Options{ReadOnly: true, EnableDelete: true, Tools: []string{RenameToolName, DeleteToolName, ListToolName}}, []string{ListToolName}},
 		{"read-only and only writing tools named", Options{ReadOnly: true, Tools: []string{RenameToolName}}, nil},
 		{"tools picks by name", Options{Tools: []string{RenameToolName}}, []string{RenameToolName}},
@@ -110,7 +110,7 @@ func TestCheckToolNames(t *testing.T) {
 		t.Fatalf("every tool name: %v", err)
 	}
 	err := CheckToolNames([]string{ListToolName, "list_connections"})
-	if err == nil || !strings.Contains(err.Error(), `unknown tool "list_connections"; the tools are list_oauth_connections, rename_oauth_connection, delete_oauth_connection`) {
+	if err == nil || !strings.Contains(err.Error(), `unknown tool "list_connections"; the tools are list_oauth_connections, list_plannr_accounts, rename_oauth_connection, delete_oauth_connection`) {
 		t.Fatalf("error %v", err)
 	}
 	// ToolNames agrees with the definitions.
@@ -132,7 +132,7 @@ func TestDeleteAnnotations(t *testing.T) {
 			if tool.ReadOnly || *a.ReadOnlyHint || !*a.DestructiveHint || *a.IdempotentHint {
 				t.Errorf("delete annotations %+v", a)
 			}
-		case ListToolName:
+		case ListToolName, AccountsToolName:
 			if !tool.ReadOnly || !*a.ReadOnlyHint || *a.DestructiveHint {
 				t.Errorf("list annotations %+v", a)
 			}

@@ -24,6 +24,7 @@ type API interface {
 	ListOAuthConnections(ctx context.Context) ([]plannr.Connection, error)
 	RenameOAuthConnection(ctx context.Context, uuid, label string) (*plannr.Connection, error)
 	DeleteOAuthConnection(ctx context.Context, uuid string) error
+	ListLogins(ctx context.Context) ([]plannr.Login, error)
 }
 
 // Options configures the toolset.
@@ -44,6 +45,9 @@ type Options struct {
 	// EnableDelete and ReadOnly. Check the names with CheckToolNames first:
 	// here an unknown name matches nothing.
 	Tools []string
+	// AccountUUID is the account the Plannr client acts for, if one is
+	// configured; list_plannr_accounts marks it.
+	AccountUUID string
 }
 
 // Tool names.
@@ -58,7 +62,9 @@ const (
 
 // ToolNames returns the name of every tool the package can serve, whether
 // or not the current options register it.
-func ToolNames() []string { return []string{ListToolName, RenameToolName, DeleteToolName} }
+func ToolNames() []string {
+	return []string{ListToolName, AccountsToolName, RenameToolName, DeleteToolName}
+}
 
 // ErrUnknownTool reports a tool name the package does not know.
 var ErrUnknownTool = errors.New("unknown tool")
@@ -107,7 +113,7 @@ func NewToolset(api API, opts Options) *Toolset {
 	// crypto/rand.Read never fails; it crashes the program if the system
 	// cannot supply randomness.
 	_, _ = rand.Read(t.stateKey)
-	for _, tool := range []Tool{t.listTool(), t.renameTool(), t.deleteTool()} {
+	for _, tool := range []Tool{t.listTool(), t.accountsTool(), t.renameTool(), t.deleteTool()} {
 		if t.selected(tool) {
 			t.tools = append(t.tools, tool)
 		}
