@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -80,7 +81,7 @@ func (t *Toolset) delete(ctx context.Context, req mcp.CallToolRequest) (*mcp.Cal
 	if err := validateUUID(in.UUID); err != nil {
 		return t.errorResult(err, ""), nil
 	}
-	if n := len([]rune(in.ConfirmLabel)); n > maxLabelLength {
+	if n := utf8.RuneCountInString(in.ConfirmLabel); n > maxLabelLength {
 		return t.errorResult(badArgument("argument \"confirm_label\" is %d characters long; labels are at most %d", n, maxLabelLength), ""), nil
 	}
 

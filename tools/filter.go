@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/base64"
 	"encoding/json"
@@ -91,7 +92,7 @@ func decodeCursor(s string) (listCursor, error) {
 	if err != nil || len(b) == 0 {
 		return c, errBadCursor
 	}
-	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil || c.Version != cursorVersion || c.After.UUID == "" {
 		return c, errBadCursor
