@@ -145,9 +145,11 @@ func (l *RateLimiter) advance(now time.Time) time.Time {
 	return l.last
 }
 
-// pause holds every request back until t: Plannr answered 429 and asked us
-// to wait.
-func (l *RateLimiter) pause(until time.Time) {
+// pause holds every request back until Plannr's limit lifts: it answered
+// 429 and said when. What is known of the window then is better than what
+// X-RateLimit-Remaining implied, so any slow-down for a low remaining count
+// ends as well.
+func (l *RateLimiter) pause(now, until time.Time) {
 	if l == nil {
 		return
 	}
@@ -155,6 +157,12 @@ func (l *RateLimiter) pause(until time.Time) {
 	defer l.mu.Unlock()
 	if until.After(l.pausedUntil) {
 		l.pausedUntil = until
+	}
+	if l.slowed {
+		at := l.advance(now)
+		l.bucket.SetLimitAt(at, l.limit)
+		l.bucket.SetBurstAt(at, l.burst)
+		l.slowed = false
 	}
 }
 

@@ -228,3 +228,22 @@ func TestNewRateLimiterOff(t *testing.T) {
 		t.Errorf("waits = %v, want none with the limiter off", s)
 	}
 }
+
+func TestA429WithRetryAfterOutranksARemainingOfZero(t *testing.T) {
+	// Plannr's 429 carries X-RateLimit-Remaining: 0, which alone would make
+	// the limiter spread nothing over a whole minute; its Retry-After says
+	// the limit lifts sooner, and that is what the client must wait for.
+	env := newRSEnv(t, plannr.WithRateLimit(plannr.RateLimit{Requests: 500, Per: time.Minute, Burst: 1}))
+	env.fake.Inject(plannrtest.Fault{Method: "GET", Path: rsListPath, Status: 429, Body: `{"message":"Too Many Attempts."}`,
+		Header: http.Header{"Retry-After": {"10"}, "X-Ratelimit-Limit": {"500"}, "X-Ratelimit-Remaining": {"0"}}})
+
+	if _, err := env.client.ListOAuthConnections(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if sleeps := env.clock.Sleeps(); !slices.Equal(sleeps, []time.Duration{10 * time.Second}) {
+		t.Errorf("waits = %v, want [10s]", sleeps)
+	}
+	if n := env.fake.Count("GET", rsListPath); n != 2 {
+		t.Errorf("the fake saw %d requests, want 2", n)
+	}
+}

@@ -184,9 +184,10 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		if resp != nil {
 			attrs = append(attrs, slog.Int("status", resp.StatusCode))
-			t.limiter.observe(now, resp.Header)
 			if resp.StatusCode == http.StatusTooManyRequests && v.wait > 0 {
-				t.limiter.pause(now.Add(v.wait))
+				t.limiter.pause(now, now.Add(v.wait))
+			} else {
+				t.limiter.observe(now, resp.Header)
 			}
 		} else {
 			attrs = append(attrs, slog.String("error", err.Error()))
