@@ -317,11 +317,11 @@ func decodeConnection(raw json.RawMessage) (*Connection, error) {
 }
 
 // ErrResponseTooLarge reports an answer larger than the client will read.
-var ErrResponseTooLarge = errors.New("plannr: response body too large")
+var ErrResponseTooLarge = errors.New("response body too large")
 
 // ErrMalformedResponse reports a successful answer whose body is not the
 // JSON the client expects: cut short, or not from Plannr's API at all.
-var ErrMalformedResponse = errors.New("plannr: answer is not the expected JSON")
+var ErrMalformedResponse = errors.New("answer is not the expected JSON")
 
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
 	if c.timeout > 0 {
