@@ -23,13 +23,21 @@ type config struct {
 	accountUUID string
 	logLevel    slog.Level
 	timeout     time.Duration
+
+	// How the Plannr client copes with failures and with Plannr's rate limit.
+	retryMax       int
+	attemptTimeout time.Duration
+	rateLimit      int // requests per minute; 0 turns client-side limiting off
+	listCacheTTL   time.Duration
+
 	// readOnly registers only the tools that change nothing; it wins over
 	// enableDelete and tools.
 	readOnly bool
 	// enableDelete registers delete_oauth_connection.
 	enableDelete bool
-	// tools, when not empty, are the only tools registered.
-	tools []string
+	// tools, when not empty, are the only tools registered, comma-separated
+	// (a string keeps config comparable); see toolNames.
+	tools string
 }
 
 // Environment variables that configure the server; flags override them.
@@ -42,6 +50,14 @@ const (
 	envTimeout     = "PLANNR_TIMEOUT"
 	envReadOnly    = "PLANNR_MCP_READ_ONLY"
 	envTools       = "PLANNR_MCP_TOOLS"
+)
+
+// Environment variables for retries, rate limiting and caching.
+const (
+	envRetryMax       = "PLANNR_RETRY_MAX"
+	envAttemptTimeout = "PLANNR_ATTEMPT_TIMEOUT"
+	envRateLimit      = "PLANNR_RATE_LIMIT"
+	envListCacheTTL   = "PLANNR_LIST_CACHE_TTL"
 )
 
 // newFlagSet declares the flags shared by every command. The returned
@@ -57,7 +73,15 @@ func newFlagSet(name string, stderr io.Writer, getenv func(string) string) (*fla
 	fs.StringVar(&cfg.baseURL, "base-url", envOr(getenv, envBaseURL, plannr.DefaultBaseURL), "Plannr API base URL (env "+envBaseURL+")")
 	fs.StringVar(&cfg.accountUUID, "account-uuid", getenv(envAccountUUID), "account to act for, sent as X-PLANNR-ACCOUNT-UUID (env "+envAccountUUID+")")
 	fs.StringVar(&logLevel, "log-level", logLevel, "debug, info, warn or error; logs go to stderr (env "+envLogLevel+")")
-	fs.StringVar(&timeout, "timeout", timeout, "time limit for one Plannr request (env "+envTimeout+")")
+	fs.StringVar(&timeout, "timeout", timeout, "time limit for one Plannr request, retries and waits included (env "+envTimeout+")")
+	retryMax := envOr(getenv, envRetryMax, strconv.Itoa(plannr.DefaultMaxRetries))
+	attemptTimeout := envOr(getenv, envAttemptTimeout, plannr.DefaultAttemptTimeout.String())
+	rateLimit := envOr(getenv, envRateLimit, strconv.Itoa(plannr.DefaultRateLimit().Requests))
+	listCacheTTL := envOr(getenv, envListCacheTTL, "0s")
+	fs.StringVar(&retryMax, "retry-max", retryMax, "how many times to retry a request after a 429, 502, 503, 504, reset or timeout; 0 turns retries off (env "+envRetryMax+")")
+	fs.StringVar(&attemptTimeout, "attempt-timeout", attemptTimeout, "time limit for one attempt, after which it is retried; 0 leaves only --timeout (env "+envAttemptTimeout+")")
+	fs.StringVar(&rateLimit, "rate-limit", rateLimit, "most requests per minute to send Plannr; 0 turns client-side limiting off (env "+envRateLimit+")")
+	fs.StringVar(&listCacheTTL, "list-cache-ttl", listCacheTTL, "how long to reuse a list of connections, such as 5s; 0 turns caching off (env "+envListCacheTTL+")")
 	readOnly, readOnlyErr := strconv.ParseBool(envOr(getenv, envReadOnly, "false"))
 	fs.BoolVar(&cfg.readOnly, "read-only", readOnly, "serve only the tools that change nothing; wins over --enable-delete and --tools (env "+envReadOnly+")")
 	fs.BoolVar(&cfg.enableDelete, "enable-delete", false, "serve "+tools.DeleteToolName+", which is off without this flag")
@@ -67,10 +91,11 @@ func newFlagSet(name string, stderr io.Writer, getenv func(string) string) (*fla
 		if readOnlyErr != nil {
 			return nil, fmt.Errorf("%s %q: use true or false", envReadOnly, getenv(envReadOnly))
 		}
-		var err error
-		if cfg.tools, err = parseToolList(toolList, cfg.readOnly, cfg.enableDelete); err != nil {
+		names, err := parseToolList(toolList, cfg.readOnly, cfg.enableDelete)
+		if err != nil {
 			return nil, err
 		}
+		cfg.tools = strings.Join(names, ",")
 		if err := cfg.logLevel.UnmarshalText([]byte(logLevel)); err != nil {
 			return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", logLevel)
 		}
@@ -79,8 +104,28 @@ func newFlagSet(name string, stderr io.Writer, getenv func(string) string) (*fla
 			return nil, fmt.Errorf("--timeout %q: use a positive duration such as 30s", timeout)
 		}
 		cfg.timeout = d
+		if cfg.retryMax, err = strconv.Atoi(retryMax); err != nil || cfg.retryMax < 0 {
+			return nil, fmt.Errorf("--retry-max %q: use a whole number, 0 or more", retryMax)
+		}
+		if cfg.attemptTimeout, err = time.ParseDuration(attemptTimeout); err != nil || cfg.attemptTimeout < 0 {
+			return nil, fmt.Errorf("--attempt-timeout %q: use a duration such as 10s, or 0", attemptTimeout)
+		}
+		if cfg.rateLimit, err = strconv.Atoi(rateLimit); err != nil || cfg.rateLimit < 0 {
+			return nil, fmt.Errorf("--rate-limit %q: use requests per minute, such as 500, or 0 to turn limiting off", rateLimit)
+		}
+		if cfg.listCacheTTL, err = time.ParseDuration(listCacheTTL); err != nil || cfg.listCacheTTL < 0 {
+			return nil, fmt.Errorf("--list-cache-ttl %q: use a duration such as 5s, or 0 to turn caching off", listCacheTTL)
+		}
 		return cfg, nil
 	}
+}
+
+// toolNames returns the tools --tools selected; none means every tool.
+func (c *config) toolNames() []string {
+	if c.tools == "" {
+		return nil
+	}
+	return strings.Split(c.tools, ",")
 }
 
 // parseToolList reads --tools: every name must be a tool, and the delete

@@ -74,6 +74,10 @@ func newApp(cfg *config, stderr io.Writer, getenv func(string) string) (*app, er
 		plannr.WithAccountUUID(cfg.accountUUID),
 		plannr.WithUserAgent("plannr-mcp/"+version()),
 		plannr.WithTimeout(cfg.timeout),
+		plannr.WithRetry(retryPolicy(cfg)),
+		plannr.WithRateLimit(plannr.RateLimit{Requests: cfg.rateLimit, Per: time.Minute}),
+		plannr.WithListCache(cfg.listCacheTTL),
+		plannr.WithLogger(logger),
 	)
 	if err != nil {
 		closeFn()
@@ -85,7 +89,7 @@ func newApp(cfg *config, stderr io.Writer, getenv func(string) string) (*app, er
 		Logger:         logger,
 		EnableDelete:   cfg.enableDelete,
 		ReadOnly:       cfg.readOnly,
-		Tools:          cfg.tools,
+		Tools:          cfg.toolNames(),
 		AccountUUID:    cfg.accountUUID,
 	})
 	logToolSelection(logger, cfg, toolset)
@@ -121,7 +125,7 @@ func logToolSelection(logger *slog.Logger, cfg *config, toolset *tools.Toolset) 
 	}
 	if cfg.readOnly {
 		var dropped []string
-		for _, name := range cfg.tools {
+		for _, name := range cfg.toolNames() {
 			if !slices.Contains(served, name) {
 				dropped = append(dropped, name)
 			}
@@ -156,4 +160,13 @@ func startSandbox() (url string, stop func(), err error) {
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	}, nil
+}
+
+// retryPolicy is the default policy with the configured number of retries
+// and attempt timeout.
+func retryPolicy(cfg *config) plannr.RetryPolicy {
+	p := plannr.DefaultRetryPolicy()
+	p.MaxRetries = cfg.retryMax
+	p.AttemptTimeout = cfg.attemptTimeout
+	return p
 }
