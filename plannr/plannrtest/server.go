@@ -68,6 +68,8 @@ type Server struct {
 	faults      []Fault
 	window      time.Time
 	windowCount map[string]int
+
+	oauth oauthServer
 }
 
 // Option configures a Server.
@@ -197,6 +199,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	if strings.HasPrefix(r.URL.Path, "/oauth/") {
+		s.serveOAuth(w, r, body)
+		return
+	}
+
 	route, allowed := s.route(r.Method, r.URL.Path)
 	if route == nil {
 		if allowed == "" {
@@ -209,7 +216,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || !s.tokens[token] {
+	if !ok || !s.acceptsToken(token) {
 		writeJSON(w, http.StatusUnauthorized, message("Unauthenticated."))
 		return
 	}
