@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/plannr-mcp/plannr-mcp/auth"
 	"github.com/plannr-mcp/plannr-mcp/plannr"
 )
 
@@ -20,6 +21,7 @@ type config struct {
 	accountUUID string
 	logLevel    slog.Level
 	timeout     time.Duration
+	configDir   string // where the OAuth2 login is stored; empty means auth.DefaultDir
 }
 
 // Environment variables that configure the server; flags override them.
@@ -30,6 +32,13 @@ const (
 	envAccountUUID = "PLANNR_ACCOUNT_UUID"
 	envLogLevel    = "PLANNR_MCP_LOG_LEVEL"
 	envTimeout     = "PLANNR_TIMEOUT"
+
+	// The OAuth2 login (see login.go).
+	envConfigDir        = "PLANNR_MCP_CONFIG_DIR"
+	envClientID         = "PLANNR_CLIENT_ID"
+	envClientSecret     = "PLANNR_CLIENT_SECRET"
+	envClientSecretFile = "PLANNR_CLIENT_SECRET_FILE"
+	envRedirectURL      = "PLANNR_REDIRECT_URL"
 )
 
 // newFlagSet declares the flags shared by every command. The returned
@@ -46,6 +55,7 @@ func newFlagSet(name string, stderr io.Writer, getenv func(string) string) (*fla
 	fs.StringVar(&cfg.accountUUID, "account-uuid", getenv(envAccountUUID), "account to act for, sent as X-PLANNR-ACCOUNT-UUID (env "+envAccountUUID+")")
 	fs.StringVar(&logLevel, "log-level", logLevel, "debug, info, warn or error; logs go to stderr (env "+envLogLevel+")")
 	fs.StringVar(&timeout, "timeout", timeout, "time limit for one Plannr request (env "+envTimeout+")")
+	fs.StringVar(&cfg.configDir, "config-dir", getenv(envConfigDir), "directory of the stored OAuth2 login (env "+envConfigDir+"; default plannr-mcp in the user's configuration directory)")
 	return fs, func() (*config, error) {
 		if err := cfg.logLevel.UnmarshalText([]byte(logLevel)); err != nil {
 			return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", logLevel)
@@ -97,4 +107,18 @@ func newLogger(stderr io.Writer, level slog.Level) *slog.Logger {
 
 func unexpectedArgs(args []string) error {
 	return fmt.Errorf("unexpected arguments: %s", strings.Join(args, " "))
+}
+
+// loginStore is the store of the OAuth2 login: --config-dir or
+// PLANNR_MCP_CONFIG_DIR, else plannr-mcp in the user's configuration directory.
+func (c *config) loginStore(logger *slog.Logger) (*auth.Store, error) {
+	dir := c.configDir
+	if dir == "" {
+		d, err := auth.DefaultDir()
+		if err != nil {
+			return nil, fmt.Errorf("%w; set %s to a directory for the login", err, envConfigDir)
+		}
+		dir = d
+	}
+	return auth.NewStore(dir, logger), nil
 }

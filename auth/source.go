@@ -365,11 +365,11 @@ func describeOAuthError(re *oauth2.RetrieveError) string {
 	_ = json.Unmarshal(re.Body, &hint)
 	var parts []string
 	for _, p := range []string{re.ErrorCode, re.ErrorDescription, hint.Hint} {
-		if p = clean(p, 160); p != "" {
+		if p = strings.TrimRight(clean(p, 160), "."); p != "" {
 			parts = append(parts, p)
 		}
 	}
-	return strings.Join(parts, ": ")
+	return strings.Join(parts, "; ")
 }
 
 // clean bounds s to n runes and drops control and formatting characters.
