@@ -123,6 +123,9 @@ func Login(ctx context.Context, store *Store, opts LoginOptions) (*Record, error
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()
+	// Runs before the shutdown: a callback that arrived too late is not
+	// left waiting for an outcome, which would hold the shutdown up.
+	defer cb.finish(http.StatusGone, "This login has already ended. Return to the terminal.")
 
 	waitCtx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
