@@ -23,34 +23,6 @@ import (
 	"github.com/plannr-mcp/plannr-mcp/plannr/plannrtest"
 )
 
-// loginBinary builds plannr-mcp once for the login tests.
-var loginBinary = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "plannr-mcp-login")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "plannr-mcp")
-	if runtime.GOOS == "windows" {
-		bin += ".exe"
-	}
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		return "", errors.New(err.Error() + ": " + string(out))
-	}
-	return bin, nil
-})
-
-func builtLoginBinary(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("builds and runs the binary; skipped with -short")
-	}
-	bin, err := loginBinary()
-	if err != nil {
-		t.Fatalf("building plannr-mcp: %v", err)
-	}
-	return bin
-}
-
 // loginRun is one run of plannr-mcp login by the binary, with the test
 // playing the browser.
 type loginRun struct {
@@ -67,7 +39,7 @@ func (w *loginWorld) runLogin(t *testing.T, tamper func(string) string) loginRun
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, builtLoginBinary(t), "login", "--no-browser", "--login-timeout", "45s")
+	cmd := exec.CommandContext(ctx, binary(t), "login", "--no-browser", "--login-timeout", "45s")
 	cmd.Env = w.environ()
 	var stderr lockedBuffer
 	cmd.Stderr = &stderr
@@ -134,7 +106,7 @@ type mcpServer struct {
 func (w *loginWorld) startServer(t *testing.T) *mcpServer {
 	t.Helper()
 	stderr := &lockedBuffer{}
-	bin := builtLoginBinary(t)
+	bin := binary(t)
 	c, err := client.NewStdioMCPClientWithOptions(bin, w.environ(), nil,
 		transport.WithCommandFunc(func(ctx context.Context, command string, env, args []string) (*exec.Cmd, error) {
 			cmd := exec.CommandContext(ctx, command, args...)
@@ -242,7 +214,7 @@ func TestLoginBinaryRejectsAForgedState(t *testing.T) {
 // runCLIBinary runs the binary once in this world.
 func (w *loginWorld) runCLIBinary(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	cmd := exec.Command(builtLoginBinary(t), args...)
+	cmd := exec.Command(binary(t), args...)
 	cmd.Env = w.environ()
 	var stdout, stderr lockedBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
