@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/plannr-mcp/plannr-mcp/auth"
 	"github.com/plannr-mcp/plannr-mcp/plannr"
 	"github.com/plannr-mcp/plannr-mcp/tools"
 )
@@ -23,6 +24,7 @@ type config struct {
 	accountUUID string
 	logLevel    slog.Level
 	timeout     time.Duration
+	configDir   string // where the OAuth2 login is stored; empty means auth.DefaultDir
 
 	// How the Plannr client copes with failures and with Plannr's rate limit.
 	retryMax       int
@@ -50,6 +52,13 @@ const (
 	envTimeout     = "PLANNR_TIMEOUT"
 	envReadOnly    = "PLANNR_MCP_READ_ONLY"
 	envTools       = "PLANNR_MCP_TOOLS"
+
+	// The OAuth2 login (see login.go).
+	envConfigDir        = "PLANNR_MCP_CONFIG_DIR"
+	envClientID         = "PLANNR_CLIENT_ID"
+	envClientSecret     = "PLANNR_CLIENT_SECRET"
+	envClientSecretFile = "PLANNR_CLIENT_SECRET_FILE"
+	envRedirectURL      = "PLANNR_REDIRECT_URL"
 )
 
 // Environment variables for retries, rate limiting and caching.
@@ -87,6 +96,7 @@ func newFlagSet(name string, stderr io.Writer, getenv func(string) string) (*fla
 	fs.BoolVar(&cfg.enableDelete, "enable-delete", false, "serve "+tools.DeleteToolName+", which is off without this flag")
 	toolList := getenv(envTools)
 	fs.StringVar(&toolList, "tools", toolList, "comma-separated names of the only tools to serve, e.g. "+tools.ListToolName+" (env "+envTools+")")
+	fs.StringVar(&cfg.configDir, "config-dir", getenv(envConfigDir), "directory of the stored OAuth2 login (env "+envConfigDir+"; default plannr-mcp in the user's configuration directory)")
 	return fs, func() (*config, error) {
 		if readOnlyErr != nil {
 			return nil, fmt.Errorf("%s %q: use true or false", envReadOnly, getenv(envReadOnly))
@@ -187,4 +197,18 @@ func newLogger(stderr io.Writer, level slog.Level) *slog.Logger {
 
 func unexpectedArgs(args []string) error {
 	return fmt.Errorf("unexpected arguments: %s", strings.Join(args, " "))
+}
+
+// loginStore is the store of the OAuth2 login: --config-dir or
+// PLANNR_MCP_CONFIG_DIR, else plannr-mcp in the user's configuration directory.
+func (c *config) loginStore(logger *slog.Logger) (*auth.Store, error) {
+	dir := c.configDir
+	if dir == "" {
+		d, err := auth.DefaultDir()
+		if err != nil {
+			return nil, fmt.Errorf("%w; set %s to a directory for the login", err, envConfigDir)
+		}
+		dir = d
+	}
+	return auth.NewStore(dir, logger), nil
 }
