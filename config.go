@@ -195,6 +195,18 @@ func newLogger(stderr io.Writer, level slog.Level) *slog.Logger {
 	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 }
 
+// parseFlags parses a command line of flags only and finishes the config.
+func parseFlags(fs *flag.FlagSet, args []string, finish func() (*config, error)) (*config, error) {
+	rest, err := parseArgs(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(rest) > 0 {
+		return nil, unexpectedArgs(rest)
+	}
+	return finish()
+}
+
 func unexpectedArgs(args []string) error {
 	return fmt.Errorf("unexpected arguments: %s", strings.Join(args, " "))
 }

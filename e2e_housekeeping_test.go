@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -28,30 +27,6 @@ const (
 // Both protocol eras: 2026-07-28 returns input requests to the client;
 // 2025-11-25 gets a server-initiated elicitation/create request.
 var confirmationVersions = []string{"2026-07-28", "2025-11-25"}
-
-// connectStdioWith is connectStdio with client options, such as an
-// elicitation handler.
-func connectStdioWith(t *testing.T, env []string, protocolVersion string, opts *sdk.ClientOptions, args ...string) *sdk.ClientSession {
-	t.Helper()
-	cmd := exec.Command(binary(t), args...)
-	cmd.Env = env
-	stderr := &syncBuffer{}
-	cmd.Stderr = stderr
-	client := sdk.NewClient(&sdk.Implementation{Name: "e2e-test", Version: "1"}, opts)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	session, err := client.Connect(ctx, &sdk.CommandTransport{Command: cmd}, &sdk.ClientSessionOptions{ProtocolVersion: protocolVersion})
-	if err != nil {
-		t.Fatalf("connecting over stdio: %v\nstderr:\n%s", err, stderr.String())
-	}
-	t.Cleanup(func() {
-		_ = session.Close()
-		if strings.Contains(stderr.String(), testToken) {
-			t.Errorf("the server's stderr contains the Plannr token:\n%s", stderr.String())
-		}
-	})
-	return session
-}
 
 func fakeEnv(t *testing.T, url string) []string {
 	return append(baseEnv(t), "PLANNR_BASE_URL="+url, "PLANNR_TOKEN="+testToken)
@@ -155,7 +130,7 @@ func TestStdioDeleteConfirmedThroughElicitation(t *testing.T) {
 				`"Transact platform"`:     {Action: "cancel"},
 				`"My Fundment Account 1"`: {Action: "accept", Content: map[string]any{"confirm": false}},
 			}}
-			session := connectStdioWith(t, fakeEnv(t, url), version, &sdk.ClientOptions{ElicitationHandler: person.handle}, "--enable-delete")
+			session, _ := connectStdioWith(t, fakeEnv(t, url), version, &sdk.ClientOptions{ElicitationHandler: person.handle}, "--enable-delete")
 			names, tools := listToolNames(t, session)
 			if want := []string{"delete_oauth_connection", "list_oauth_connections", "list_plannr_accounts", "rename_oauth_connection"}; !slices.Equal(names, want) {
 				t.Fatalf("tools/list %q, want %q", names, want)
@@ -209,7 +184,7 @@ func TestStdioDeleteWithoutElicitation(t *testing.T) {
 		t.Run(version, func(t *testing.T) {
 			t.Parallel()
 			fake, url := startFake(t)
-			session := connectStdioWith(t, fakeEnv(t, url), version, nil, "--enable-delete")
+			session, _ := connectStdioWith(t, fakeEnv(t, url), version, nil, "--enable-delete")
 			refusals := []struct {
 				name string
 				args map[string]any
@@ -278,7 +253,7 @@ func TestStdioToolSelection(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fake, url := startFake(t)
-			session := connectStdioWith(t, append(fakeEnv(t, url), tt.env...), "", nil, tt.args...)
+			session, _ := connectStdioWith(t, append(fakeEnv(t, url), tt.env...), "", nil, tt.args...)
 			names, _ := listToolNames(t, session)
 			if want := slices.Sorted(slices.Values(tt.want)); !slices.Equal(names, want) {
 				t.Fatalf("tools/list %q, want %q", names, want)
@@ -341,7 +316,7 @@ func TestStdioResourceAndPrompt(t *testing.T) {
 		t.Run(version, func(t *testing.T) {
 			t.Parallel()
 			_, url := startFake(t)
-			session := connectStdioWith(t, fakeEnv(t, url), version, nil, "--read-only")
+			session, _ := connectStdioWith(t, fakeEnv(t, url), version, nil, "--read-only")
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 
@@ -405,7 +380,7 @@ func TestStdioResourceAndPrompt(t *testing.T) {
 // and validates every page against the output schema.
 func TestStdioListFilters(t *testing.T) {
 	_, url := startFake(t)
-	session := connectStdioWith(t, fakeEnv(t, url), "", nil)
+	session, _ := connectStdioWith(t, fakeEnv(t, url), "", nil)
 	_, tools := listToolNames(t, session)
 	schema := compileSchema(t, "list output", tools["list_oauth_connections"].OutputSchema)
 	var seen []string

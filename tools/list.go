@@ -63,6 +63,17 @@ func (t *Toolset) list(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallT
 	}
 	now := t.now()
 	p := selectPage(conns, q, after, now)
+	out := newListOutput(p, q, now)
+	var next string
+	if p.next != nil {
+		next = encodeCursor(listCursor{Version: cursorVersion, Query: q, After: *p.next})
+		out.NextCursor = &next
+	}
+	return structuredResult(out, renderPage(p, q, conns, next, now)), nil
+}
+
+// newListOutput is the structured result for one page of a listing.
+func newListOutput(p page, q listQuery, now time.Time) ListOutput {
 	out := ListOutput{
 		Connections:        make([]ConnectionOutput, len(p.items)),
 		Count:              len(p.items),
@@ -71,15 +82,10 @@ func (t *Toolset) list(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallT
 		ExpiringWithinDays: q.Within,
 		AsOf:               now.UTC().Format(time.RFC3339),
 	}
-	var next string
-	if p.next != nil {
-		next = encodeCursor(listCursor{Version: cursorVersion, Query: q, After: *p.next})
-		out.NextCursor = &next
-	}
 	for i, a := range p.items {
 		out.Connections[i] = newConnectionOutput(a.conn, a.health)
 	}
-	return structuredResult(out, renderPage(p, q, conns, next, now)), nil
+	return out
 }
 
 // renderPage is the compact text of a listing: a header with the counts,

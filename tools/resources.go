@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -38,17 +37,7 @@ func (t *Toolset) readConnections(ctx context.Context, req mcp.ReadResourceReque
 	now := t.now()
 	q := listQuery{Sort: sortRefreshExpiry, Within: DefaultExpiringWithinDays, Limit: max(len(conns), 1)}
 	p := selectPage(conns, q, nil, now)
-	out := ListOutput{
-		Connections:        make([]ConnectionOutput, len(p.items)),
-		Count:              len(p.items),
-		Total:              p.matched,
-		ByStatus:           p.byStatus,
-		ExpiringWithinDays: q.Within,
-		AsOf:               now.UTC().Format(time.RFC3339),
-	}
-	for i, a := range p.items {
-		out.Connections[i] = newConnectionOutput(a.conn, a.health)
-	}
+	out := newListOutput(p, q, now)
 	b, err := json.Marshal(out)
 	if err != nil {
 		return nil, fmt.Errorf("%w: encoding: %w", errResource, err)
