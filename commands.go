@@ -41,6 +41,8 @@ func cmdServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if len(rest) > 0 {
 		return unexpectedArgs(rest)
 	}
+	stdin, restore := stdioProcess(stdin, getenv)
+	defer restore()
 	stdio := server.NewStdioServer(a.mcp)
 	stdio.SetErrorLogger(slog.NewLogLogger(a.logger.Handler(), slog.LevelError))
 	a.logger.Info("serving MCP over stdio", "version", version())
