@@ -1,0 +1,92 @@
+//go:build linux
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/plannr-mcp/plannr-mcp/plannr/plannrtest"
+)
+
+// What the benchmarks share beyond the JSON-RPC client: the server's peak
+// memory as the kernel counts it, percentiles and generated connections.
+
+// peakRSS returns the process's peak resident set (VmHWM) in bytes.
+func (p *rpcProc) peakRSS() (int64, error) { return peakRSS(p.cmd.Process.Pid) }
+
+// peakRSS reads VmHWM, the peak resident set, of a live process.
+func peakRSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("parsing VmHWM %q: %w", rest, err)
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, errors.New("no VmHWM in /proc status")
+}
+
+// latencies is a set of timed calls.
+type latencies []time.Duration
+
+// percentile returns the nearest-rank p-th percentile (0 < p <= 100).
+func (l latencies) percentile(p float64) time.Duration {
+	if len(l) == 0 {
+		return 0
+	}
+	s := slices.Clone(l)
+	slices.Sort(s)
+	rank := int(float64(len(s))*p/100+0.999999) - 1
+	return s[max(0, min(rank, len(s)-1))]
+}
+
+func (l latencies) sum() time.Duration {
+	var total time.Duration
+	for _, d := range l {
+		total += d
+	}
+	return total
+}
+
+// micros and millis turn durations into the figures the benchmarks report.
+func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+func mebibytes(n int64) float64      { return float64(n) / (1 << 20) }
+
+// benchRecords returns n connections modelled on the sample ones, each with
+// its own uuid and label.
+func benchRecords(n int, now time.Time) []plannrtest.Record {
+	samples := plannrtest.SampleConnections(now)
+	out := make([]plannrtest.Record, n)
+	for i := range out {
+		r := samples[i%len(samples)]
+		r.UUID = fmt.Sprintf("%08x-%04x-4%03x-8%03x-%012x", i+1, i%0x10000, i%0x1000, i%0x1000, i+1)
+		r.Label = fmt.Sprintf("%s #%d", r.Label, i+1)
+		r.RefreshAuthorizationURL = "https://api.plannrcrm.com/oauth/" + r.ProviderName + "/authorize/" + r.UUID
+		out[i] = r
+	}
+	return out
+}
+
+// benchBinary builds the server once per run, with default flags.
+func benchBinary(b *testing.B) string {
+	b.Helper()
+	bin, err := builtBinary()
+	if err != nil {
+		b.Fatalf("building plannr-mcp: %v", err)
+	}
+	return bin
+}
