@@ -420,4 +420,3 @@ func TestCLI(t *testing.T) {
 		}
 	})
 }
-
