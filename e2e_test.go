@@ -101,11 +101,18 @@ func baseEnv(t *testing.T) []string {
 // official Go SDK client to it over stdio.
 func connectStdio(t *testing.T, env []string, protocolVersion string, args ...string) (*sdk.ClientSession, *syncBuffer) {
 	t.Helper()
+	return connectStdioWith(t, env, protocolVersion, nil, args...)
+}
+
+// connectStdioWith is connectStdio with client options, such as an
+// elicitation handler.
+func connectStdioWith(t *testing.T, env []string, protocolVersion string, opts *sdk.ClientOptions, args ...string) (*sdk.ClientSession, *syncBuffer) {
+	t.Helper()
 	cmd := exec.Command(binary(t), args...)
 	cmd.Env = env
 	stderr := &syncBuffer{}
 	cmd.Stderr = stderr
-	client := sdk.NewClient(&sdk.Implementation{Name: "e2e-test", Version: "1"}, nil)
+	client := sdk.NewClient(&sdk.Implementation{Name: "e2e-test", Version: "1"}, opts)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	session, err := client.Connect(ctx, &sdk.CommandTransport{Command: cmd}, &sdk.ClientSessionOptions{ProtocolVersion: protocolVersion})
@@ -419,4 +426,67 @@ func TestCLI(t *testing.T) {
 			t.Fatalf("exit %d, stderr %q", code, stderr)
 		}
 	})
+}
+
+// TestStdioStdoutCarriesOnlyProtocol speaks raw JSON-RPC to the binary, with
+// debug logging and a malformed line, and checks every line it writes to
+// stdout is a JSON-RPC message.
+func TestStdioStdoutCarriesOnlyProtocol(t *testing.T) {
+	_, url := startFake(t)
+	cmd := exec.Command(binary(t), "--log-level", "debug")
+	cmd.Env = append(baseEnv(t), "PLANNR_BASE_URL="+url, "PLANNR_TOKEN="+testToken)
+	cmd.Stdin = strings.NewReader(strings.Join([]string{
+		`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}`,
+		`{"jsonrpc":"2.0","method":"notifications/initialized"}`,
+		`this is not JSON`,
+		`{"jsonrpc":"2.0","id":2,"method":"tools/list"}`,
+		`{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"list_oauth_connections","arguments":{}}}`,
+		`{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"rename_oauth_connection","arguments":{"uuid":"x"}}}`,
+		`{"jsonrpc":"2.0","id":5,"method":"no/such/method"}`,
+	}, "\n") + "\n")
+	var stdout bytes.Buffer
+	stderr := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = &stdout, stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("server exited with %v when stdin closed\nstderr:\n%s", err, stderr.String())
+	}
+	ids := map[float64]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+		var msg struct {
+			JSONRPC string   `json:"jsonrpc"`
+			ID      *float64 `json:"id"`
+		}
+		if err := json.Unmarshal([]byte(line), &msg); err != nil || msg.JSONRPC != "2.0" {
+			t.Fatalf("stdout line is not a JSON-RPC message: %q", line)
+		}
+		if msg.ID != nil {
+			ids[*msg.ID] = true
+		}
+	}
+	for id := 1.0; id <= 5; id++ {
+		if !ids[id] {
+			t.Errorf("no response to request %v:\n%s", id, stdout.String())
+		}
+	}
+	if !strings.Contains(stderr.String(), "level=DEBUG") && !strings.Contains(stderr.String(), "level=INFO") {
+		t.Errorf("expected logs on stderr, got:\n%s", stderr.String())
+	}
+	if strings.Contains(stdout.String()+stderr.String(), testToken) {
+		t.Error("the token appears in the server's output")
+	}
+}
+
+func TestSandboxSaysSoToTheModel(t *testing.T) {
+	session, stderr := connectStdio(t, baseEnv(t), "", "--sandbox")
+	init := session.InitializeResult()
+	if !strings.Contains(init.Instructions, "SANDBOX") {
+		t.Errorf("instructions do not mention the sandbox: %q", init.Instructions)
+	}
+	if !strings.Contains(stderr.String(), "SANDBOX") {
+		t.Errorf("stderr does not mention the sandbox:\n%s", stderr.String())
+	}
+	res := callTool(t, session, "list_oauth_connections", nil)
+	if res.IsError || !strings.Contains(resultText(res), "Transact platform") {
+		t.Fatalf("sandbox list: %s", resultText(res))
+	}
 }
