@@ -80,6 +80,7 @@ func startHTTPBench(b *testing.B, bin, version string, sessions int) *httpBench 
 		"PLANNR_BASE_URL=" + hb.upstream.URL,
 		"PLANNR_TOKEN=" + testToken,
 		"PLANNR_MCP_AUTH_TOKENS=" + clientToken,
+		"PLANNR_RATE_LIMIT=0", // measure the server, not the client-side limit
 	}
 	stderr, err := hb.cmd.StderrPipe()
 	if err != nil {

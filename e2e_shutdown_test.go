@@ -37,6 +37,20 @@ func waitForList(t *testing.T, fake *plannrtest.Server) {
 	}
 }
 
+// streamSignal reports each GET stream the server accepts.
+type streamSignal struct {
+	base   http.RoundTripper
+	opened chan struct{}
+}
+
+func (s *streamSignal) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := s.base.RoundTrip(r)
+	if err == nil && r.Method == http.MethodGet && resp.StatusCode == http.StatusOK {
+		s.opened <- struct{}{}
+	}
+	return resp, err
+}
+
 // SIGTERM during a slow upstream call: the listener closes at once, the
 // call completes, and the process exits 0.
 func TestHTTPShutdownOnSIGTERM(t *testing.T) {
@@ -45,7 +59,17 @@ func TestHTTPShutdownOnSIGTERM(t *testing.T) {
 			fake, url := startFake(t)
 			env := append(baseEnv(t), "PLANNR_BASE_URL="+url, "PLANNR_TOKEN="+testToken, "PLANNR_MCP_AUTH_TOKENS="+clientToken)
 			srv := startHTTP(t, env)
-			session := connectHTTP(t, srv.url, bearerTransport{token: clientToken}, version)
+			streams := &streamSignal{base: bearerTransport{token: clientToken}, opened: make(chan struct{}, 4)}
+			session := connectHTTP(t, srv.url, streams, version)
+			if version == "2025-11-25" {
+				// The client opens its GET stream after initialize, in the
+				// background: let it be open before the signal.
+				select {
+				case <-streams.opened:
+				case <-time.After(30 * time.Second):
+					t.Fatal("the client's GET stream did not open")
+				}
+			}
 			slowList(fake, 4*time.Second)
 
 			result := make(chan *sdk.CallToolResult, 1)

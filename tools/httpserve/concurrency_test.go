@@ -102,21 +102,25 @@ func runSession(ts *testServer, transport http.RoundTripper, i, sessions, calls 
 			continue
 		}
 		var got tools.ListOutput
-		if err := call(ctx, session, "list_oauth_connections", map[string]any{}, &got); err != nil {
+		if err := call(ctx, session, "list_oauth_connections", map[string]any{"limit": 100}, &got); err != nil {
 			return err
 		}
-		if got.Count != sessions || len(got.Connections) != sessions {
-			return fmt.Errorf("call %d: list has %d connections, want %d", c, got.Count, sessions)
+		if got.Count != sessions || got.Total != sessions || len(got.Connections) != sessions {
+			return fmt.Errorf("call %d: list has %d of %d connections, want %d", c, got.Count, got.Total, sessions)
 		}
-		for k, conn := range got.Connections {
-			if conn.UUID != connectionUUID(k) {
-				return fmt.Errorf("call %d: connection %d is %s", c, k, conn.UUID)
-			}
-			if k == i && conn.Label != label {
-				return fmt.Errorf("call %d: own connection labelled %q, want %q", c, conn.Label, label)
-			}
-			if !strings.HasPrefix(conn.Label, fmt.Sprintf("s%d-", k)) {
-				return fmt.Errorf("call %d: connection %d labelled %q by another session", c, k, conn.Label)
+		labels := map[string]string{}
+		for _, conn := range got.Connections {
+			labels[conn.UUID] = conn.Label
+		}
+		for k := range sessions {
+			got, ok := labels[connectionUUID(k)]
+			switch {
+			case !ok:
+				return fmt.Errorf("call %d: connection %d missing", c, k)
+			case k == i && got != label:
+				return fmt.Errorf("call %d: own connection labelled %q, want %q", c, got, label)
+			case !strings.HasPrefix(got, fmt.Sprintf("s%d-", k)):
+				return fmt.Errorf("call %d: connection %d labelled %q by another session", c, k, got)
 			}
 		}
 	}

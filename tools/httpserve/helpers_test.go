@@ -73,7 +73,8 @@ func startServer(t testing.TB, cfg Config, fakeOpts ...plannrtest.Option) *testS
 	fake := plannrtest.New(append([]plannrtest.Option{plannrtest.WithRateLimit(0)}, fakeOpts...)...)
 	upstream := httptest.NewServer(fake)
 	t.Cleanup(upstream.Close)
-	client, err := plannr.NewClient(auth.PersonalAccessToken(plannrtest.SandboxToken), plannr.WithBaseURL(upstream.URL))
+	client, err := plannr.NewClient(auth.PersonalAccessToken(plannrtest.SandboxToken),
+		plannr.WithBaseURL(upstream.URL), plannr.WithRateLimit(plannr.RateLimit{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,4 +252,32 @@ func (ts *testServer) initialize(t testing.TB, token string) (string, int) {
 // plannrtestDelay makes the fake's next list answer late.
 func plannrtestDelay(d time.Duration) plannrtest.Fault {
 	return plannrtest.Fault{Method: http.MethodGet, Path: "/api/v1/oauth/connections", Delay: d}
+}
+
+// streamWatch reports each GET stream the server accepts, so that a test
+// can wait until a client's standalone stream is open.
+type streamWatch struct {
+	opened chan struct{}
+}
+
+func newStreamWatch() *streamWatch { return &streamWatch{opened: make(chan struct{}, 16)} }
+
+func (sw *streamWatch) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err == nil && r.Method == http.MethodGet && resp.StatusCode == http.StatusOK {
+		sw.opened <- struct{}{}
+	}
+	return resp, err
+}
+
+// wait waits for n streams to open.
+func (sw *streamWatch) wait(t testing.TB, n int) {
+	t.Helper()
+	for range n {
+		select {
+		case <-sw.opened:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the client's GET stream did not open within 30s")
+		}
+	}
 }

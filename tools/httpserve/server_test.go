@@ -36,8 +36,22 @@ func TestShutdownLetsCallsFinish(t *testing.T) {
 		t.Run(version, func(t *testing.T) {
 			ts := startServer(t, Config{ShutdownTimeout: 30 * time.Second})
 			// A legacy session of the SDK client holds a GET stream open.
-			connect(t, ts.url, "", legacy)
-			session := connect(t, ts.url, "", version)
+			watch := newStreamWatch()
+			other, err := tryConnect(ts.url, "", legacy, watch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer other.Close()
+			session, err := tryConnect(ts.url, "", version, watch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer session.Close()
+			streams := 1
+			if version == legacy {
+				streams = 2
+			}
+			watch.wait(t, streams)
 			ts.fake.Inject(plannrtestDelay(2 * time.Second))
 
 			result := make(chan error, 1)
