@@ -179,6 +179,7 @@ func New(mcpServer *server.MCPServer, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg.Tokens = nil // the digests are all the server needs
 	if !tokens.enabled() && !loopbackAddr(cfg.Addr) {
 		return nil, exposureError(cfg.Addr)
 	}
