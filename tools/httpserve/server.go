@@ -332,6 +332,7 @@ func loopbackAddr(addr string) bool {
 // client's token, a session id is enough to act in that session.
 type redactSessions struct{ slog.Handler }
 
+// Handle passes the record on with session ids redacted.
 func (h redactSessions) Handle(ctx context.Context, r slog.Record) error {
 	clean := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
 	r.Attrs(func(a slog.Attr) bool {
@@ -344,6 +345,7 @@ func (h redactSessions) Handle(ctx context.Context, r slog.Record) error {
 	return h.Handler.Handle(ctx, clean)
 }
 
+// WithAttrs redacts session ids among attrs.
 func (h redactSessions) WithAttrs(attrs []slog.Attr) slog.Handler {
 	for i, a := range attrs {
 		if isSessionKey(a.Key) {
@@ -353,6 +355,7 @@ func (h redactSessions) WithAttrs(attrs []slog.Attr) slog.Handler {
 	return redactSessions{h.Handler.WithAttrs(attrs)}
 }
 
+// WithGroup keeps redacting within the group.
 func (h redactSessions) WithGroup(name string) slog.Handler {
 	return redactSessions{h.Handler.WithGroup(name)}
 }

@@ -159,8 +159,11 @@ type boundSessions struct {
 	info  *requestInfo
 }
 
+// Generate creates a session for the requesting client, in the slot its
+// initialize request holds.
 func (b boundSessions) Generate() string { return b.table.create(b.info.client, b.info.slot) }
 
+// Validate accepts a live session of the requesting client only.
 func (b boundSessions) Validate(id string) (isTerminated bool, err error) {
 	if _, ok := b.table.lookup(id, b.info.client); !ok {
 		return false, errUnknownSession
@@ -168,6 +171,7 @@ func (b boundSessions) Validate(id string) (isTerminated bool, err error) {
 	return false, nil
 }
 
+// Terminate ends a session of the requesting client only.
 func (b boundSessions) Terminate(id string) (isNotAllowed bool, err error) {
 	if _, ok := b.table.lookup(id, b.info.client); !ok {
 		return false, errUnknownSession
@@ -179,6 +183,11 @@ func (b boundSessions) Terminate(id string) (isNotAllowed bool, err error) {
 // refuseSessions is the view of a request the guard did not see.
 type refuseSessions struct{}
 
-func (refuseSessions) Generate() string               { return "" }
-func (refuseSessions) Validate(string) (bool, error)  { return false, errUnknownSession }
+// Generate issues no session.
+func (refuseSessions) Generate() string { return "" }
+
+// Validate accepts no session.
+func (refuseSessions) Validate(string) (bool, error) { return false, errUnknownSession }
+
+// Terminate ends no session.
 func (refuseSessions) Terminate(string) (bool, error) { return false, errUnknownSession }
