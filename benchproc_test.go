@@ -19,10 +19,10 @@ import (
 // memory as the kernel counts it, percentiles and generated connections.
 
 // peakRSS returns the process's peak resident set (VmHWM) in bytes.
-func (p *rpcProc) peakRSS() (int64, error) { return peakRSS(p.cmd.Process.Pid) }
+func (p *rpcProc) peakRSS() (int64, error) { return vmHWM(p.cmd.Process.Pid) }
 
-// peakRSS reads VmHWM, the peak resident set, of a live process.
-func peakRSS(pid int) (int64, error) {
+// vmHWM reads VmHWM, the peak resident set, of a live process, in bytes.
+func vmHWM(pid int) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err

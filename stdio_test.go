@@ -1,98 +1,142 @@
-//go:build unix
-
 package main
 
 import (
+	"bytes"
+	"errors"
 	"io"
-	"os"
-	"runtime"
+	"log/slog"
 	"strings"
-	"syscall"
 	"testing"
+	"time"
 )
 
-func TestStdioProcessPollsAPipeAndRestoresIt(t *testing.T) {
-	// A pipe as an MCP client hands it over: blocking, which os.Pipe's
-	// are not.
-	var fds [2]int
-	if err := syscall.Pipe(fds[:]); err != nil {
-		t.Fatal(err)
-	}
-	r, w := os.NewFile(uintptr(fds[0]), "stdin"), os.NewFile(uintptr(fds[1]), "client")
-	defer r.Close()
-	if nonblocking(t, r) {
-		t.Fatal("the test pipe is non-blocking from the start")
-	}
-	procs := runtime.GOMAXPROCS(0)
-	// GOMAXPROCS is "set", so this test process keeps its Ps.
-	in, restore := stdioProcess(r, func(k string) string {
-		if k == "GOMAXPROCS" {
-			return "2"
-		}
-		return ""
-	})
-	if in == io.Reader(r) {
-		t.Fatal("a pipe was not handed to the poller")
-	}
-	if !nonblocking(t, r) {
-		t.Error("the pipe is not non-blocking while served")
-	}
+// readAll reads the drain until it returns an error, in the background.
+func readAll(d *stdioDrain) <-chan string {
+	got := make(chan string, 1)
 	go func() {
-		_, _ = w.WriteString("line 1\n")
-		w.Close()
+		var b bytes.Buffer
+		buf := make([]byte, 7) // smaller than a line, to exercise leftovers
+		for {
+			n, err := d.Read(buf)
+			b.Write(buf[:n])
+			if err != nil {
+				got <- b.String()
+				return
+			}
+		}
 	}()
-	got, err := io.ReadAll(in)
-	if err != nil || string(got) != "line 1\n" {
-		t.Fatalf("read %q, %v", got, err)
+	return got
+}
+
+func TestStdioDrain(t *testing.T) {
+	const (
+		request      = `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"x"}}` + "\n"
+		stringID     = `{"jsonrpc":"2.0","id":"a-1","method":"tools/list"}` + "\n"
+		notification = `{"jsonrpc":"2.0","method":"notifications/initialized"}` + "\n"
+		cancelled    = `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7}}` + "\n"
+		response     = `{"jsonrpc":"2.0","id":7,"result":{}}` + "\n"
+		responseA1   = `{"jsonrpc":"2.0","id":"a-1","result":{}}` + "\n"
+		serverCall   = `{"jsonrpc":"2.0","id":7,"method":"roots/list"}` + "\n"
+	)
+	tests := []struct {
+		name string
+		in   string
+		// out is written after input has been read, split at | into writes.
+		out         string
+		useStop     bool
+		wantWait    bool // Read must not return EOF before out is written
+		wantCutOff  bool
+		wantForward string
+	}{
+		{name: "nothing in flight", in: notification, wantForward: notification},
+		{name: "waits for the response", in: notification + request, out: response, wantWait: true, wantForward: notification + request},
+		{name: "response written in pieces", in: request, out: response[:10] + "|" + response[10:], wantWait: true, wantForward: request},
+		{name: "string ids", in: stringID, out: responseA1, wantWait: true, wantForward: stringID},
+		{name: "a request the client cancelled", in: request + cancelled, wantForward: request + cancelled},
+		{name: "a server request with the same id is not a response", in: request, out: serverCall, wantCutOff: true, wantForward: request},
+		{name: "no response within the bound", in: request, wantCutOff: true, wantForward: request},
+		{name: "a signal stops input", in: request, useStop: true, out: response, wantWait: true},
 	}
-	restore()
-	if nonblocking(t, r) {
-		t.Error("the pipe is still non-blocking after restore")
-	}
-	if runtime.GOMAXPROCS(0) != procs {
-		t.Errorf("GOMAXPROCS changed from %d to %d although the environment set it", procs, runtime.GOMAXPROCS(0))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inR, inW := io.Pipe()
+			var out bytes.Buffer
+			stop := make(chan struct{})
+			bound := 30 * time.Second
+			if tt.wantCutOff {
+				bound = 100 * time.Millisecond
+			}
+			d := newStdioDrain(inR, &out, stop, bound, slog.New(slog.DiscardHandler))
+			got := readAll(d)
+			if _, err := io.WriteString(inW, tt.in); err != nil {
+				t.Fatal(err)
+			}
+			if tt.useStop {
+				// The request has been read; what comes after the signal is not.
+				waitPending(t, d, 1)
+				close(stop)
+				go func() { _, _ = io.WriteString(inW, notification) }()
+			} else {
+				inW.Close()
+			}
+			if tt.wantWait {
+				select {
+				case s := <-got:
+					t.Fatalf("input ended before the response was written, after %q", s)
+				case <-time.After(100 * time.Millisecond):
+				}
+			}
+			for _, part := range strings.Split(tt.out, "|") {
+				if _, err := d.Write([]byte(part)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			select {
+			case s := <-got:
+				want := tt.wantForward
+				if tt.useStop {
+					want = tt.in
+				}
+				if s != want {
+					t.Errorf("passed on %q, want %q", s, want)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("input never ended")
+			}
+			if out.String() != strings.ReplaceAll(tt.out, "|", "") {
+				t.Errorf("wrote %q, want %q", out.String(), tt.out)
+			}
+			if d.cutOff() != tt.wantCutOff {
+				t.Errorf("cutOff = %v", d.cutOff())
+			}
+		})
 	}
 }
 
-func TestStdioProcessLeavesOtherReadersAlone(t *testing.T) {
-	sr := strings.NewReader("x")
-	if in, restore := stdioProcess(sr, func(string) string { return "" }); in != io.Reader(sr) {
-		t.Error("a reader that is not a pipe was replaced")
-	} else {
-		restore()
-	}
-	f, err := os.CreateTemp(t.TempDir(), "stdin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if in, restore := stdioProcess(f, func(string) string { return "" }); in != io.Reader(f) {
-		t.Error("a regular file was replaced")
-	} else {
-		restore()
-	}
-}
-
-func nonblocking(t *testing.T, f *os.File) bool {
+func waitPending(t *testing.T, d *stdioDrain, n int) {
 	t.Helper()
-	raw, err := f.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
+	deadline := time.Now().Add(10 * time.Second)
+	for d.inFlight() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d requests in flight, want %d", d.inFlight(), n)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
-	var flags int
-	var ferr error
-	if err := raw.Control(func(fd uintptr) {
-		flags, ferr = fcntl(int(fd), syscall.F_GETFL)
-	}); err != nil || ferr != nil {
-		t.Fatal(err, ferr)
-	}
-	return flags&syscall.O_NONBLOCK != 0
 }
 
-func fcntl(fd, cmd int) (int, error) {
-	r, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), uintptr(cmd), 0)
-	if errno != 0 {
-		return 0, errno
+// A read error other than EOF is passed on once requests are drained.
+func TestStdioDrainReadError(t *testing.T) {
+	boom := errors.New("boom")
+	d := newStdioDrain(io.MultiReader(strings.NewReader("{}\n"), errReader{boom}), io.Discard, nil, time.Second, slog.New(slog.DiscardHandler))
+	buf := make([]byte, 64)
+	if n, err := d.Read(buf); err != nil || string(buf[:n]) != "{}\n" {
+		t.Fatalf("first read: %q, %v", buf[:n], err)
 	}
-	return int(r), nil
+	if _, err := d.Read(buf); !errors.Is(err, boom) {
+		t.Fatalf("second read: %v, want boom", err)
+	}
 }
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
