@@ -12,7 +12,9 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -96,7 +98,7 @@ func benchEnv(b *testing.B, url string) []string {
 // response. It also reports the CPU time of a start and the peak resident
 // memory of the idle server.
 func BenchmarkColdStart(b *testing.B) {
-	bin := benchBinary(b)
+	bin := binary(b)
 	up, url := startUpstream(b, benchConns)
 	env := benchEnv(b, url)
 	b.Logf("every server in this suite runs with: %s (the client-side rate limiter and the list cache protect Plannr, not the benchmark, so they are off)", strings.Join(serverFlags, " "))
@@ -269,7 +271,7 @@ func idleCPU(b *testing.B, bin string, env []string) time.Duration {
 // at the median: what MCP adds to the call. The server's CPU time per call
 // is its user plus system time over the run, less that of an idle run.
 func BenchmarkStdioCall(b *testing.B) {
-	bin := benchBinary(b)
+	bin := binary(b)
 	up, url := startUpstream(b, benchConns)
 	env := benchEnv(b, url)
 	idle := idleCPU(b, bin, env)
@@ -480,6 +482,153 @@ func BenchmarkListSize(b *testing.B) {
 			b.ReportMetric(float64(text), "bytes-text")
 			b.ReportMetric(float64(structured), "bytes-structured")
 			b.ReportMetric(float64(whole), "bytes-response")
+		})
+	}
+}
+
+// httpCalls is how many timed calls each HTTP run makes, by sessions.
+func httpCalls(sessions int) int { return max(3000, 100*sessions) }
+
+// httpSession is one MCP session over streamable HTTP, driven with raw
+// JSON-RPC POSTs.
+type httpSession struct {
+	client *http.Client
+	url    string
+	id     string // Mcp-Session-Id
+}
+
+// openHTTPSession initializes a session as a client does.
+func openHTTPSession(ctx context.Context, client *http.Client, url string) (*httpSession, error) {
+	s := &httpSession{client: client, url: url}
+	resp, body, err := s.post(ctx, msgInitialize)
+	if err != nil {
+		return nil, err
+	}
+	if s.id = resp.Header.Get("Mcp-Session-Id"); s.id == "" || !bytes.Contains(body, []byte(`"serverInfo"`)) {
+		return nil, fmt.Errorf("initialize over HTTP answered %s: %s", resp.Status, body)
+	}
+	if resp, body, err = s.post(ctx, msgInitialized); err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusAccepted {
+		return nil, fmt.Errorf("notifications/initialized answered %s: %s", resp.Status, body)
+	}
+	return s, nil
+}
+
+// post sends one message and reads the whole answer, JSON or an event stream.
+func (s *httpSession) post(ctx context.Context, msg []byte) (*http.Response, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(bytes.TrimSuffix(msg, []byte("\n"))))
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+clientToken)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	if s.id != "" {
+		req.Header.Set("Mcp-Session-Id", s.id)
+		req.Header.Set("Mcp-Protocol-Version", "2025-11-25")
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp, body, err
+}
+
+// call makes one tool call and checks that it succeeded.
+func (s *httpSession) call(ctx context.Context, msg []byte) error {
+	resp, body, err := s.post(ctx, msg)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK || bytes.Contains(body, []byte(`"isError":true`)) || !bytes.Contains(body, []byte(`"structuredContent"`)) {
+		return fmt.Errorf("tools/call over HTTP answered %s: %.300s", resp.Status, body)
+	}
+	return nil
+}
+
+// BenchmarkHTTPCall serves list calls over streamable HTTP from one server
+// process to 1, 8 and 64 concurrent sessions, each calling as fast as it
+// is answered, with a lean client (raw JSON-RPC on net/http). It reports
+// calls/s, p50 and p99, the server's CPU time per call (from
+// /proc/PID/stat over the run) and its peak resident memory so far, and
+// with it the peak of the server idle, before any session.
+func BenchmarkHTTPCall(b *testing.B) {
+	up, url := startUpstream(b, benchConns)
+	srv := startHTTP(b, append(benchEnv(b, url), "PLANNR_MCP_AUTH_TOKENS="+clientToken), serverFlags[1:]...)
+	pid := srv.cmd.Process.Pid
+	idle, err := vmHWM(pid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	transport := &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute}
+	b.Cleanup(transport.CloseIdleConnections)
+	client := &http.Client{Transport: transport}
+	ctx := context.Background()
+	msg := benchToolCalls(up.records[0])[0].message(2)
+
+	for _, n := range []int{1, 8, 64} {
+		b.Run(fmt.Sprintf("sessions=%d", n), func(b *testing.B) {
+			sessions := make([]*httpSession, n)
+			for i := range sessions {
+				s, err := openHTTPSession(ctx, client, srv.url)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for range 5 { // warm up: connections, caches
+					if err := s.call(ctx, msg); err != nil {
+						b.Fatal(err)
+					}
+				}
+				sessions[i] = s
+			}
+			total := int64(httpCalls(n) * b.N)
+			perSession := make([]latencies, n)
+			errs := make(chan error, n)
+			var next atomic.Int64
+			cpu0, err := procCPU(pid)
+			if err != nil {
+				b.Fatal(err)
+			}
+			start := time.Now()
+			var wg sync.WaitGroup
+			for i, s := range sessions {
+				wg.Go(func() {
+					for next.Add(1) <= total {
+						t0 := time.Now()
+						if err := s.call(ctx, msg); err != nil {
+							errs <- err
+							return
+						}
+						perSession[i] = append(perSession[i], time.Since(t0))
+					}
+				})
+			}
+			wg.Wait()
+			elapsed := time.Since(start)
+			cpu1, err := procCPU(pid)
+			if err != nil {
+				b.Fatal(err)
+			}
+			close(errs)
+			for err := range errs {
+				b.Fatal(err)
+			}
+			peak, err := vmHWM(pid)
+			if err != nil {
+				b.Fatal(err)
+			}
+			all := latencies(slices.Concat(perSession...))
+			b.ReportMetric(0, "ns/op")
+			b.ReportMetric(float64(len(all))/elapsed.Seconds(), "calls/s")
+			b.ReportMetric(micros(all.percentile(50)), "us/call-p50")
+			b.ReportMetric(micros(all.percentile(99)), "us/call-p99")
+			b.ReportMetric(micros(cpu1-cpu0)/float64(len(all)), "us-cpu/call")
+			b.ReportMetric(mebibytes(peak), "MiB-peak")
+			b.ReportMetric(mebibytes(idle), "MiB-peak-idle")
 		})
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/plannr-mcp/plannr-mcp/plannr/plannrtest"
@@ -81,12 +80,26 @@ func benchRecords(n int, now time.Time) []plannrtest.Record {
 	return out
 }
 
-// benchBinary builds the server once per run, with default flags.
-func benchBinary(b *testing.B) string {
-	b.Helper()
-	bin, err := builtBinary()
+// procCPU reads the user plus system time a live process has used so far,
+// from /proc/PID/stat, in clock ticks of 10 ms (USER_HZ is 100 on Linux).
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		b.Fatalf("building plannr-mcp: %v", err)
+		return 0, err
 	}
-	return bin
+	// The command name may hold spaces; the fields after it do not.
+	_, rest, ok := strings.Cut(string(b), ") ")
+	fields := strings.Fields(rest)
+	if !ok || len(fields) < 13 {
+		return 0, fmt.Errorf("unexpected /proc stat: %q", b)
+	}
+	var ticks int64
+	for _, f := range fields[11:13] { // utime, stime
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("parsing /proc stat: %w", err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
 }
