@@ -374,8 +374,10 @@ func (c *Client) send(req *http.Request, method, path string, out any) error {
 	}
 	defer resp.Body.Close()
 
-	data, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
-	if err != nil {
+	var data []byte
+	if body, ok := resp.Body.(*bufferedBody); ok {
+		data = body.data // read in full, and bounded, by the resilience layer
+	} else if data, err = io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1)); err != nil {
 		return fmt.Errorf("plannr: %s %s: reading response: %w", method, path, err)
 	}
 	if int64(len(data)) > c.maxBody {
