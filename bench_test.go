@@ -245,11 +245,11 @@ func directCall(ctx context.Context, client *http.Client, tc toolCall, url strin
 
 // idleCPU is the CPU time of a server that starts, answers the handshake
 // and exits: the part of a run's CPU time that is not the calls.
-func idleCPU(b *testing.B, bin string, env []string) time.Duration {
+func idleCPU(b *testing.B, bin string, env []string, args ...string) time.Duration {
 	b.Helper()
 	var runs latencies
 	for range idleRuns {
-		p, err := startRPC(bin, env, serverFlags...)
+		p, err := startRPC(bin, env, args...)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -274,7 +274,7 @@ func BenchmarkStdioCall(b *testing.B) {
 	bin := binary(b)
 	up, url := startUpstream(b, benchConns)
 	env := benchEnv(b, url)
-	idle := idleCPU(b, bin, env)
+	idle := idleCPU(b, bin, env, serverFlags...)
 	direct := &http.Client{Transport: plannr.NewTransport()}
 	b.Cleanup(direct.CloseIdleConnections)
 	ctx := context.Background()
@@ -631,4 +631,73 @@ func BenchmarkHTTPCall(b *testing.B) {
 			b.ReportMetric(mebibytes(idle), "MiB-peak-idle")
 		})
 	}
+}
+
+// BenchmarkStdioRateLimiter puts a number on the client-side rate limiter
+// when it is on but not binding: two servers, one with it off (as in the
+// rest of the suite) and one allowing a million requests a minute, take
+// list calls in alternating blocks, so that both see the same load. It
+// reports each one's CPU time per call and median latency, and the
+// difference in CPU time. (plannr's BenchmarkRateLimiter times the limiter
+// alone.)
+func BenchmarkStdioRateLimiter(b *testing.B) {
+	bin := binary(b)
+	up, url := startUpstream(b, benchConns)
+	env := benchEnv(b, url)
+	modes := []struct {
+		name string
+		args []string
+	}{
+		{"off", serverFlags},
+		{"on", append(slices.Clone(serverFlags), "--rate-limit", "1000000")},
+	}
+	msg := benchToolCalls(up.records[0])[0].message
+	var lat [2]latencies
+	var cpu, idle [2]time.Duration
+	for i, m := range modes {
+		idle[i] = idleCPU(b, bin, env, m.args...)
+	}
+	calls := 0
+	for range b.N {
+		var procs [2]*rpcProc
+		for i, m := range modes {
+			p, err := startRPC(bin, env, m.args...)
+			if err == nil {
+				err = p.handshake()
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(p.kill)
+			cpu[i] -= idle[i]
+			procs[i] = p
+		}
+		const block = 100
+		for round := range stdioCalls / block {
+			for i, p := range procs {
+				for j := range block {
+					start := time.Now()
+					resp, err := p.roundTrip(msg(round*block + j))
+					if err != nil || bytes.Contains(resp, []byte(`"isError":true`)) {
+						b.Fatalf("rate limiter %s: %v %.300s", modes[i].name, err, resp)
+					}
+					lat[i] = append(lat[i], time.Since(start))
+				}
+			}
+		}
+		for i, p := range procs {
+			used, err := p.stop()
+			if err != nil {
+				b.Fatal(err)
+			}
+			cpu[i] += used
+		}
+		calls += stdioCalls
+	}
+	b.ReportMetric(0, "ns/op")
+	for i, m := range modes {
+		b.ReportMetric(micros(cpu[i])/float64(calls), "us-cpu/call-"+m.name)
+		b.ReportMetric(micros(lat[i].percentile(50)), "us/call-p50-"+m.name)
+	}
+	b.ReportMetric(micros(cpu[1]-cpu[0])/float64(calls), "us-cpu/call-on-minus-off")
 }
