@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,6 +117,39 @@ func TestInitializeSendsNothingToPlannr(t *testing.T) {
 		}
 		if _, err := p.stop(); err != nil {
 			t.Fatal(err)
+		}
+	})
+
+	t.Run("HTTP", func(t *testing.T) {
+		fake, url := startFake(t)
+		srv := startHTTP(t, append(baseEnv(t), "PLANNR_BASE_URL="+url, "PLANNR_TOKEN="+testToken, "PLANNR_MCP_AUTH_TOKENS="+clientToken))
+		header := map[string]string{"Authorization": "Bearer " + clientToken}
+		steps := []struct{ name, msg string }{
+			{"initialize", rawInitialize},
+			{"notifications/initialized", `{"jsonrpc":"2.0","method":"notifications/initialized"}`},
+			{"tools/list", `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`},
+			{"ping", `{"jsonrpc":"2.0","id":3,"method":"ping"}`},
+		}
+		for _, s := range steps {
+			resp, body := post(t, srv.url, s.msg, header)
+			if resp.StatusCode/100 != 2 {
+				t.Fatalf("%s answered %s: %s", s.name, resp.Status, body)
+			}
+			if id := resp.Header.Get("Mcp-Session-Id"); id != "" {
+				header["Mcp-Session-Id"] = id
+				header["Mcp-Protocol-Version"] = "2025-11-25"
+			}
+			if reqs := fake.Requests(); len(reqs) != 0 {
+				t.Fatalf("by the %s response the server had sent %d requests to Plannr, first %s %s; want none before a tool call",
+					s.name, len(reqs), reqs[0].Method, reqs[0].Path)
+			}
+		}
+		resp, body := post(t, srv.url, `{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"list_oauth_connections","arguments":{}}}`, header)
+		if resp.StatusCode != 200 || !strings.Contains(body, "My Fundment Account 1") {
+			t.Fatalf("first call answered %s: %s", resp.Status, body)
+		}
+		if n := fake.Count("GET", "/api/v1/oauth/connections"); n != 1 {
+			t.Errorf("the first call sent %d list requests; want 1", n)
 		}
 	})
 }
