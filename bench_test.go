@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -95,8 +96,9 @@ func benchEnv(b *testing.B, url string) []string {
 
 // BenchmarkColdStart spawns the built binary as an MCP client does and times
 // the spawn to the initialize response, and to the first tools/list
-// response. It also reports the CPU time of a start and the peak resident
-// memory of the idle server.
+// response. It also reports the CPU time of a start, the peak resident
+// memory of the idle server, and the spawn of plannr-mcp version to its
+// exit, which is the part of a start that no wiring of ours is in.
 func BenchmarkColdStart(b *testing.B) {
 	bin := binary(b)
 	up, url := startUpstream(b, benchConns)
@@ -146,7 +148,20 @@ func BenchmarkColdStart(b *testing.B) {
 	if n := len(up.fake().Requests()); n != 0 {
 		b.Fatalf("starting the server sent %d requests to Plannr; want none", n)
 	}
+	// The same binary printing its version and exiting: the start of the
+	// process and its packages' initialization alone, before any wiring.
+	var version latencies
+	for range coldStarts {
+		cmd := exec.Command(bin, "version")
+		cmd.Env = env
+		start := time.Now()
+		if err := cmd.Run(); err != nil {
+			b.Fatal(err)
+		}
+		version = append(version, time.Since(start))
+	}
 	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(millis(version.percentile(50)), "ms/version-p50")
 	b.ReportMetric(millis(toInit.percentile(50)), "ms/init-p50")
 	b.ReportMetric(millis(toInit.percentile(90)), "ms/init-p90")
 	b.ReportMetric(millis(toList.percentile(50)), "ms/list-p50")
@@ -585,43 +600,19 @@ func BenchmarkHTTPCall(b *testing.B) {
 				}
 				sessions[i] = s
 			}
-			total := int64(httpCalls(n) * b.N)
-			perSession := make([]latencies, n)
-			errs := make(chan error, n)
-			var next atomic.Int64
 			cpu0, err := procCPU(pid)
 			if err != nil {
 				b.Fatal(err)
 			}
-			start := time.Now()
-			var wg sync.WaitGroup
-			for i, s := range sessions {
-				wg.Go(func() {
-					for next.Add(1) <= total {
-						t0 := time.Now()
-						if err := s.call(ctx, msg); err != nil {
-							errs <- err
-							return
-						}
-						perSession[i] = append(perSession[i], time.Since(t0))
-					}
-				})
-			}
-			wg.Wait()
-			elapsed := time.Since(start)
+			all, elapsed := callConcurrently(b, n, httpCalls(n)*b.N, func(i int) error { return sessions[i].call(ctx, msg) })
 			cpu1, err := procCPU(pid)
 			if err != nil {
-				b.Fatal(err)
-			}
-			close(errs)
-			for err := range errs {
 				b.Fatal(err)
 			}
 			peak, err := vmHWM(pid)
 			if err != nil {
 				b.Fatal(err)
 			}
-			all := latencies(slices.Concat(perSession...))
 			b.ReportMetric(0, "ns/op")
 			b.ReportMetric(float64(len(all))/elapsed.Seconds(), "calls/s")
 			b.ReportMetric(micros(all.percentile(50)), "us/call-p50")
@@ -631,6 +622,50 @@ func BenchmarkHTTPCall(b *testing.B) {
 			b.ReportMetric(mebibytes(idle), "MiB-peak-idle")
 		})
 	}
+	// The same list request made directly to the fake by 64 clients at
+	// once: the most this machine serves of the upstream call alone, with
+	// the fake and the clients sharing it as in the runs above.
+	b.Run("direct/sessions=64", func(b *testing.B) {
+		direct := &http.Client{Transport: plannr.NewTransport()}
+		defer direct.CloseIdleConnections()
+		list := benchToolCalls(up.records[0])[0]
+		all, elapsed := callConcurrently(b, 64, httpCalls(64)*b.N, func(int) error { return directCall(ctx, direct, list, url, 0) })
+		b.ReportMetric(0, "ns/op")
+		b.ReportMetric(float64(len(all))/elapsed.Seconds(), "calls/s")
+		b.ReportMetric(micros(all.percentile(50)), "us/call-p50")
+		b.ReportMetric(micros(all.percentile(99)), "us/call-p99")
+	})
+}
+
+// callConcurrently makes total calls from n goroutines, each calling as
+// soon as its last call is answered, and returns every call's latency and
+// the time the whole run took.
+func callConcurrently(b *testing.B, n, total int, call func(i int) error) (latencies, time.Duration) {
+	b.Helper()
+	perCaller := make([]latencies, n)
+	errs := make(chan error, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range n {
+		wg.Go(func() {
+			for next.Add(1) <= int64(total) {
+				t0 := time.Now()
+				if err := call(i); err != nil {
+					errs <- err
+					return
+				}
+				perCaller[i] = append(perCaller[i], time.Since(t0))
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	return latencies(slices.Concat(perCaller...)), elapsed
 }
 
 // BenchmarkStdioRateLimiter puts a number on the client-side rate limiter
