@@ -565,20 +565,15 @@ func (s *httpSession) call(ctx context.Context, msg []byte) error {
 	return nil
 }
 
-// BenchmarkHTTPCall serves list calls over streamable HTTP from one server
-// process to 1, 8 and 64 concurrent sessions, each calling as fast as it
-// is answered, with a lean client (raw JSON-RPC on net/http). It reports
-// calls/s, p50 and p99, the server's CPU time per call (from
-// /proc/PID/stat over the run) and its peak resident memory so far, and
-// with it the peak of the server idle, before any session.
+// BenchmarkHTTPCall serves list calls over streamable HTTP to 1, 8 and 64
+// concurrent sessions, each calling as fast as it is answered, with a lean
+// client (raw JSON-RPC on net/http); each run has a server process of its
+// own. It reports calls/s, p50 and p99, the server's CPU time per call
+// (from /proc/PID/stat over the run), and its peak resident memory idle,
+// before any session, and after the run.
 func BenchmarkHTTPCall(b *testing.B) {
 	up, url := startUpstream(b, benchConns)
-	srv := startHTTP(b, append(benchEnv(b, url), "PLANNR_MCP_AUTH_TOKENS="+clientToken), serverFlags[1:]...)
-	pid := srv.cmd.Process.Pid
-	idle, err := vmHWM(pid)
-	if err != nil {
-		b.Fatal(err)
-	}
+	env := append(benchEnv(b, url), "PLANNR_MCP_AUTH_TOKENS="+clientToken)
 	transport := &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute}
 	b.Cleanup(transport.CloseIdleConnections)
 	client := &http.Client{Transport: transport}
@@ -587,6 +582,13 @@ func BenchmarkHTTPCall(b *testing.B) {
 
 	for _, n := range []int{1, 8, 64} {
 		b.Run(fmt.Sprintf("sessions=%d", n), func(b *testing.B) {
+			srv := startHTTP(b, env, serverFlags[1:]...)
+			b.Cleanup(transport.CloseIdleConnections)
+			pid := srv.cmd.Process.Pid
+			idle, err := vmHWM(pid)
+			if err != nil {
+				b.Fatal(err)
+			}
 			sessions := make([]*httpSession, n)
 			for i := range sessions {
 				s, err := openHTTPSession(ctx, client, srv.url)
