@@ -22,6 +22,8 @@ Usage:
   plannr-mcp call TOOL [JSON-ARGS] [flags]
                                     run one tool once and print its result
   plannr-mcp version                print the version
+  plannr-mcp sandbox-api [--addr 127.0.0.1:0]
+                                    serve the fake Plannr API alone, for tests
 
 Flags:
 `
@@ -51,6 +53,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdTools(ctx, args, stdout, stderr, getenv)
 	case "call":
 		err = cmdCall(ctx, args, stdout, stderr, getenv)
+	case "sandbox-api":
+		err = cmdSandboxAPI(ctx, args, stdout, stderr, getenv)
 	case "version":
 		fmt.Fprintln(stdout, "plannr-mcp", version())
 	case "help", "-h", "--help":
