@@ -1,0 +1,147 @@
+#!/usr/bin/env node
+// Interoperability suite: the plannr-mcp binary, against the fake Plannr API
+// (plannr-mcp sandbox-api), driven by the clients people use: the official
+// TypeScript MCP SDK client and the MCP Inspector CLI, over stdio and over
+// streamable HTTP.
+//
+// Usage: node run.js [--transport stdio|http] [--only TEXT]
+//   --transport  run one transport only (default: both)
+//   --only       run only the checks whose name contains TEXT
+// PLANNR_MCP_BIN, when set, is the binary to test instead of building one.
+//
+// The last line of output is "N passed, M failed"; the exit status is 0 only
+// when every check passed.
+
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { Suite } from './lib/harness.js';
+import { buildBinary, cleanEnv, startHTTPServer, startSandboxAPI, stopAll } from './lib/processes.js';
+import { sdkChecks } from './checks/sdk.js';
+import { edgeChecks } from './checks/edge.js';
+import { inspectorChecks } from './checks/inspector.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repoRoot = path.resolve(here, '..');
+
+// The Plannr token the sandbox accepts and the server is given, and the
+// token MCP clients present to the HTTP server. Neither may ever appear in
+// the server's output.
+const PLANNR_TOKEN = 'interop-plannr-token-5e1f';
+const CLIENT_TOKEN = 'interop-client-token-a83c';
+
+const TRANSPORTS = ['stdio', 'http'];
+// The HTTP transport is not on this branch yet; run it with --transport http
+// once the server serves streamable HTTP.
+const DEFAULT_TRANSPORTS = ['stdio'];
+
+function installedVersion(name) {
+  return JSON.parse(readFileSync(path.join(here, 'node_modules', name, 'package.json'), 'utf8')).version;
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: { transport: { type: 'string' }, only: { type: 'string' } },
+  });
+  const transports = values.transport ? [values.transport] : DEFAULT_TRANSPORTS;
+  for (const t of transports) {
+    if (!TRANSPORTS.includes(t)) throw new Error(`--transport ${t}: use stdio or http`);
+  }
+  const suite = new Suite({ only: values.only });
+
+  const pinned = JSON.parse(readFileSync(path.join(here, 'package.json'), 'utf8')).devDependencies;
+  const sdkVersion = installedVersion('@modelcontextprotocol/sdk');
+  const inspectorVersion = installedVersion('@modelcontextprotocol/inspector-cli');
+  console.log(
+    `interop: plannr-mcp with @modelcontextprotocol/sdk ${sdkVersion} and @modelcontextprotocol/inspector-cli ${inspectorVersion} on node ${process.versions.node}`,
+  );
+
+  const built = await (async () => {
+    try {
+      await suite.check('installed client versions are the pinned ones', () => {
+        for (const [name, version] of [
+          ['@modelcontextprotocol/sdk', sdkVersion],
+          ['@modelcontextprotocol/inspector-cli', inspectorVersion],
+        ]) {
+          if (pinned[name] !== version) throw new Error(`${name} ${version} is installed, package.json pins ${pinned[name]}: run npm ci`);
+        }
+      });
+      if (process.env.PLANNR_MCP_BIN) return { bin: process.env.PLANNR_MCP_BIN, cleanup() {} };
+      const started = Date.now();
+      const b = await buildBinary(repoRoot);
+      console.log(`built plannr-mcp in ${Date.now() - started} ms`);
+      return b;
+    } catch (err) {
+      suite.fail('building plannr-mcp', err);
+      return undefined;
+    }
+  })();
+
+  const ctxBase = { suite, sdkVersion, inspectorVersion, bin: built?.bin, stderrs: [], negotiated: {} };
+  let sandbox;
+  try {
+    if (built) {
+      try {
+        sandbox = await startSandboxAPI(built.bin, PLANNR_TOKEN);
+        console.log(`sandbox API (fake Plannr) at ${sandbox.url}`);
+      } catch (err) {
+        suite.fail('starting the sandbox API', err);
+      }
+    }
+    if (sandbox) {
+      const plannrEnv = { PLANNR_TOKEN: PLANNR_TOKEN, PLANNR_BASE_URL: sandbox.url };
+      for (const transport of transports) {
+        const ctx = { ...ctxBase, sandbox, label: transport };
+        if (transport === 'stdio') {
+          ctx.target = { kind: 'stdio', bin: built.bin, env: plannrEnv };
+        } else {
+          try {
+            ctx.http = await startHTTPServer(built.bin, cleanEnv({ ...plannrEnv, PLANNR_MCP_AUTH_TOKENS: CLIENT_TOKEN }));
+            ctx.stderrs.push(ctx.http.stderr);
+            console.log(`\nHTTP server at ${ctx.http.url}`);
+          } catch (err) {
+            suite.fail('starting plannr-mcp serve --transport http', err);
+            continue;
+          }
+          ctx.target = { kind: 'http', url: ctx.http.url, token: CLIENT_TOKEN };
+        }
+        await sdkChecks(ctx);
+        await edgeChecks(ctx);
+        await inspectorChecks(ctx);
+        if (ctx.http) {
+          await suite.check('[http] the server ran to the end of the suite', () => {
+            if (!ctx.http.alive()) throw new Error(`the HTTP server exited:\n${ctx.http.stderr.text}`);
+          });
+        }
+      }
+
+      suite.group('secrets');
+      await suite.check('no token appears in anything the servers wrote to stderr', () => {
+        const leaks = ctxBase.stderrs.filter((s) => s.text.includes(PLANNR_TOKEN) || s.text.includes(CLIENT_TOKEN));
+        if (leaks.length) throw new Error(`a token appears in the server's stderr:\n${leaks[0].text}`);
+        return `${ctxBase.stderrs.length} server logs read`;
+      });
+    }
+  } finally {
+    await stopAll();
+    built?.cleanup();
+  }
+
+  const versions = Object.entries(ctxBase.negotiated).map(([who, v]) => `${who} → ${v}`);
+  if (versions.length) console.log(`\nnegotiated protocol versions: ${versions.join('; ')}`);
+  console.log(suite.summaryLine());
+  return suite.failed === 0 && suite.passed > 0 ? 0 : 1;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  async (err) => {
+    await stopAll();
+    console.log(`FAIL the suite itself: ${err?.stack ?? err}`);
+    console.log('0 passed, 1 failed');
+    process.exitCode = 1;
+  },
+);
