@@ -17,7 +17,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { Suite } from './lib/harness.js';
-import { buildBinary, cleanEnv, startHTTPServer, startSandboxAPI, stopAll } from './lib/processes.js';
+import { buildBinary, cleanEnv, runProcess, startHTTPServer, startSandboxAPI, stopAll } from './lib/processes.js';
 import { sdkChecks } from './checks/sdk.js';
 import { edgeChecks } from './checks/edge.js';
 import { inspectorChecks } from './checks/inspector.js';
@@ -31,10 +31,21 @@ const repoRoot = path.resolve(here, '..');
 const PLANNR_TOKEN = 'interop-plannr-token-5e1f';
 const CLIENT_TOKEN = 'interop-client-token-a83c';
 
+// Flags that unlock tools the server hides by default. The suite turns on
+// each one the binary offers, so that every tool gets checked.
+const OPT_IN_FLAGS = ['enable-delete'];
+
 const TRANSPORTS = ['stdio', 'http'];
 // The HTTP transport is not on this branch yet; run it with --transport http
 // once the server serves streamable HTTP.
 const DEFAULT_TRANSPORTS = ['stdio'];
+
+// optInFlags returns the OPT_IN_FLAGS the binary's usage lists.
+async function optInFlags(bin) {
+  const usage = await runProcess(bin, ['help'], { env: cleanEnv() });
+  const text = usage.stdout + usage.stderr;
+  return OPT_IN_FLAGS.filter((flag) => new RegExp(`^\\s+--?${flag}\\b`, 'm').test(text)).map((flag) => `--${flag}`);
+}
 
 function installedVersion(name) {
   return JSON.parse(readFileSync(path.join(here, 'node_modules', name, 'package.json'), 'utf8')).version;
@@ -91,13 +102,15 @@ async function main() {
     }
     if (sandbox) {
       const plannrEnv = { PLANNR_TOKEN: PLANNR_TOKEN, PLANNR_BASE_URL: sandbox.url };
+      const serverArgs = await optInFlags(built.bin);
+      if (serverArgs.length) console.log(`server flags: ${serverArgs.join(' ')}`);
       for (const transport of transports) {
         const ctx = { ...ctxBase, sandbox, label: transport };
         if (transport === 'stdio') {
-          ctx.target = { kind: 'stdio', bin: built.bin, env: plannrEnv };
+          ctx.target = { kind: 'stdio', bin: built.bin, args: serverArgs, env: plannrEnv };
         } else {
           try {
-            ctx.http = await startHTTPServer(built.bin, cleanEnv({ ...plannrEnv, PLANNR_MCP_AUTH_TOKENS: CLIENT_TOKEN }));
+            ctx.http = await startHTTPServer(built.bin, serverArgs, cleanEnv({ ...plannrEnv, PLANNR_MCP_AUTH_TOKENS: CLIENT_TOKEN }));
             ctx.stderrs.push(ctx.http.stderr);
             console.log(`\nHTTP server at ${ctx.http.url}`);
           } catch (err) {

@@ -173,7 +173,7 @@ async function stdioDisconnect(ctx) {
   const { suite, sandbox, target } = ctx;
   await suite.check('[stdio] a client that disconnects mid-call: the server exits cleanly', async () => {
     await stallNextList(sandbox);
-    const raw = new RawStdio(target.bin, cleanEnv(target.env));
+    const raw = new RawStdio(target.bin, cleanEnv(target.env), target.args);
     ctx.stderrs.push({ get text() { return raw.stderr; } });
     try {
       await raw.initialize(LATEST_PROTOCOL_VERSION);
@@ -196,7 +196,7 @@ async function stdioNegotiation(ctx, version) {
   const { suite, sandbox, target } = ctx;
   await suite.check(`[stdio] a client asking for protocol ${version}`, async () => {
     await sandbox.reset();
-    const raw = new RawStdio(target.bin, cleanEnv(target.env));
+    const raw = new RawStdio(target.bin, cleanEnv(target.env), target.args);
     ctx.stderrs.push({ get text() { return raw.stderr; } });
     try {
       const answer = await raw.initialize(version);

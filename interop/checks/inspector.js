@@ -17,7 +17,7 @@ async function inspector(ctx, args, { token } = {}) {
   const { target } = ctx;
   const server =
     target.kind === 'stdio'
-      ? [target.bin]
+      ? [target.bin, ...target.args]
       : [target.url, '--transport', 'http', '--header', `Authorization: Bearer ${token ?? target.token}`];
   const env = cleanEnv(target.kind === 'stdio' ? target.env : {});
   // inspector-cli 1.0.3 finds its own package.json through a path relative

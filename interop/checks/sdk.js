@@ -131,6 +131,7 @@ export async function sdkChecks(ctx) {
     for (const tool of tools) {
       await toolCallChecks(ctx, conn.client, tool);
     }
+    await resourceAndPromptChecks(ctx, conn.client);
     return tools;
   } finally {
     await conn.client.close();
@@ -178,5 +179,44 @@ async function toolCallChecks(ctx, client, tool) {
     await suite.check(`[${label}] ${tool.name} with ${c.name}: tool error, nothing sent to Plannr`, () =>
       callBad(client, sandbox, tool.name, c.args, c.error).then(shorten),
     );
+  }
+}
+
+// resourceAndPromptChecks reads every resource and gets every prompt that
+// needs no arguments, when the server advertises them.
+async function resourceAndPromptChecks(ctx, client) {
+  const { suite, sandbox, label } = ctx;
+  const capabilities = client.getServerCapabilities();
+  await sandbox.reset();
+  if (capabilities.resources) {
+    await suite.check(`[${label}] resources/list and resources/read of each`, async () => {
+      const { resources } = await client.listResources();
+      for (const resource of resources) {
+        assert.ok(resource.uri && resource.name, `a resource has a uri and a name: ${JSON.stringify(resource)}`);
+        const read = await client.readResource({ uri: resource.uri });
+        assert.ok(read.contents?.length > 0, `${resource.uri} has contents`);
+        for (const c of read.contents) {
+          assert.ok(typeof c.text === 'string' || typeof c.blob === 'string', `${resource.uri}: each content has text or a blob`);
+        }
+      }
+      return `${resources.length} resources`;
+    });
+  } else {
+    suite.note('the server advertises no resources');
+  }
+  if (capabilities.prompts) {
+    await suite.check(`[${label}] prompts/list and prompts/get of each that needs no arguments`, async () => {
+      const { prompts } = await client.listPrompts();
+      let got = 0;
+      for (const prompt of prompts) {
+        if ((prompt.arguments ?? []).some((a) => a.required)) continue;
+        const result = await client.getPrompt({ name: prompt.name });
+        assert.ok(result.messages?.length > 0, `${prompt.name} has messages`);
+        got++;
+      }
+      return `${prompts.length} prompts, ${got} got`;
+    });
+  } else {
+    suite.note('the server advertises no prompts');
   }
 }

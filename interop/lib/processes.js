@@ -136,9 +136,9 @@ export class SandboxAPI {
 
 // startHTTPServer runs "plannr-mcp serve --transport http" and waits for the
 // line on stderr that announces its URL.
-export async function startHTTPServer(bin, env) {
+export async function startHTTPServer(bin, args, env) {
   const child = track(
-    spawn(bin, ['serve', '--transport', 'http', '--addr', '127.0.0.1:0'], {
+    spawn(bin, ['serve', '--transport', 'http', '--addr', '127.0.0.1:0', ...args], {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
