@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,6 +21,12 @@ type config struct {
 	accountUUID string
 	logLevel    slog.Level
 	timeout     time.Duration
+
+	// How the Plannr client copes with failures and with Plannr's rate limit.
+	retryMax       int
+	attemptTimeout time.Duration
+	rateLimit      int // requests per minute; 0 turns client-side limiting off
+	listCacheTTL   time.Duration
 }
 
 // Environment variables that configure the server; flags override them.
@@ -30,6 +37,14 @@ const (
 	envAccountUUID = "PLANNR_ACCOUNT_UUID"
 	envLogLevel    = "PLANNR_MCP_LOG_LEVEL"
 	envTimeout     = "PLANNR_TIMEOUT"
+)
+
+// Environment variables for retries, rate limiting and caching.
+const (
+	envRetryMax       = "PLANNR_RETRY_MAX"
+	envAttemptTimeout = "PLANNR_ATTEMPT_TIMEOUT"
+	envRateLimit      = "PLANNR_RATE_LIMIT"
+	envListCacheTTL   = "PLANNR_LIST_CACHE_TTL"
 )
 
 // newFlagSet declares the flags shared by every command. The returned
@@ -45,7 +60,15 @@ func newFlagSet(name string, stderr io.Writer, getenv func(string) string) (*fla
 	fs.StringVar(&cfg.baseURL, "base-url", envOr(getenv, envBaseURL, plannr.DefaultBaseURL), "Plannr API base URL (env "+envBaseURL+")")
 	fs.StringVar(&cfg.accountUUID, "account-uuid", getenv(envAccountUUID), "account to act for, sent as X-PLANNR-ACCOUNT-UUID (env "+envAccountUUID+")")
 	fs.StringVar(&logLevel, "log-level", logLevel, "debug, info, warn or error; logs go to stderr (env "+envLogLevel+")")
-	fs.StringVar(&timeout, "timeout", timeout, "time limit for one Plannr request (env "+envTimeout+")")
+	fs.StringVar(&timeout, "timeout", timeout, "time limit for one Plannr request, retries and waits included (env "+envTimeout+")")
+	retryMax := envOr(getenv, envRetryMax, strconv.Itoa(plannr.DefaultMaxRetries))
+	attemptTimeout := envOr(getenv, envAttemptTimeout, plannr.DefaultAttemptTimeout.String())
+	rateLimit := envOr(getenv, envRateLimit, strconv.Itoa(plannr.DefaultRateLimit().Requests))
+	listCacheTTL := envOr(getenv, envListCacheTTL, "0s")
+	fs.StringVar(&retryMax, "retry-max", retryMax, "how many times to retry a request after a 429, 502, 503, 504, reset or timeout; 0 turns retries off (env "+envRetryMax+")")
+	fs.StringVar(&attemptTimeout, "attempt-timeout", attemptTimeout, "time limit for one attempt, after which it is retried; 0 leaves only --timeout (env "+envAttemptTimeout+")")
+	fs.StringVar(&rateLimit, "rate-limit", rateLimit, "most requests per minute to send Plannr; 0 turns client-side limiting off (env "+envRateLimit+")")
+	fs.StringVar(&listCacheTTL, "list-cache-ttl", listCacheTTL, "how long to reuse a list of connections, such as 5s; 0 turns caching off (env "+envListCacheTTL+")")
 	return fs, func() (*config, error) {
 		if err := cfg.logLevel.UnmarshalText([]byte(logLevel)); err != nil {
 			return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", logLevel)
@@ -55,6 +78,18 @@ func newFlagSet(name string, stderr io.Writer, getenv func(string) string) (*fla
 			return nil, fmt.Errorf("--timeout %q: use a positive duration such as 30s", timeout)
 		}
 		cfg.timeout = d
+		if cfg.retryMax, err = strconv.Atoi(retryMax); err != nil || cfg.retryMax < 0 {
+			return nil, fmt.Errorf("--retry-max %q: use a whole number, 0 or more", retryMax)
+		}
+		if cfg.attemptTimeout, err = time.ParseDuration(attemptTimeout); err != nil || cfg.attemptTimeout < 0 {
+			return nil, fmt.Errorf("--attempt-timeout %q: use a duration such as 10s, or 0", attemptTimeout)
+		}
+		if cfg.rateLimit, err = strconv.Atoi(rateLimit); err != nil || cfg.rateLimit < 0 {
+			return nil, fmt.Errorf("--rate-limit %q: use requests per minute, such as 500, or 0 to turn limiting off", rateLimit)
+		}
+		if cfg.listCacheTTL, err = time.ParseDuration(listCacheTTL); err != nil || cfg.listCacheTTL < 0 {
+			return nil, fmt.Errorf("--list-cache-ttl %q: use a duration such as 5s, or 0 to turn caching off", listCacheTTL)
+		}
 		return cfg, nil
 	}
 }

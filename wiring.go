@@ -70,6 +70,10 @@ func newApp(cfg *config, stderr io.Writer, getenv func(string) string) (*app, er
 		plannr.WithAccountUUID(cfg.accountUUID),
 		plannr.WithUserAgent("plannr-mcp/"+version()),
 		plannr.WithTimeout(cfg.timeout),
+		plannr.WithRetry(retryPolicy(cfg)),
+		plannr.WithRateLimit(plannr.RateLimit{Requests: cfg.rateLimit, Per: time.Minute}),
+		plannr.WithListCache(cfg.listCacheTTL),
+		plannr.WithLogger(logger),
 	)
 	if err != nil {
 		closeFn()
@@ -101,4 +105,13 @@ func startSandbox() (url string, stop func(), err error) {
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	}, nil
+}
+
+// retryPolicy is the default policy with the configured number of retries
+// and attempt timeout.
+func retryPolicy(cfg *config) plannr.RetryPolicy {
+	p := plannr.DefaultRetryPolicy()
+	p.MaxRetries = cfg.retryMax
+	p.AttemptTimeout = cfg.attemptTimeout
+	return p
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -20,7 +21,8 @@ import (
 // DefaultBaseURL is Plannr's production API.
 const DefaultBaseURL = "https://api.plannrcrm.com"
 
-// DefaultTimeout bounds one request, including reading its answer.
+// DefaultTimeout bounds one call, including every retry, every wait and
+// reading the answer.
 const DefaultTimeout = 30 * time.Second
 
 // DefaultMaxResponseBytes bounds how much of an answer the client reads.
@@ -37,6 +39,8 @@ type Client struct {
 	accountUUID string
 	timeout     time.Duration
 	maxBody     int64
+	clock       Clock
+	listCache   *listCache
 }
 
 // Option configures a Client.
@@ -49,6 +53,11 @@ type clientConfig struct {
 	accountUUID string
 	timeout     time.Duration
 	maxBody     int64
+	retry       RetryPolicy
+	limiter     *RateLimiter
+	listTTL     time.Duration
+	logger      *slog.Logger
+	clock       Clock
 }
 
 // WithBaseURL points the client at another Plannr, such as a test server.
@@ -66,13 +75,14 @@ func WithUserAgent(ua string) Option {
 	return func(c *clientConfig) error { c.userAgent = ua; return nil }
 }
 
-// WithTimeout bounds each request; zero or less disables the bound.
+// WithTimeout bounds each call, retries and waits included; zero or less
+// disables the bound.
 func WithTimeout(d time.Duration) Option {
 	return func(c *clientConfig) error { c.timeout = d; return nil }
 }
 
-// WithTransport sets the transport beneath the bearer-token transport, for
-// retries, rate limiting or tests.
+// WithTransport sets the transport that sends requests, beneath the
+// bearer-token transport and the retry and rate-limit layer.
 func WithTransport(rt http.RoundTripper) Option {
 	return func(c *clientConfig) error { c.transport = rt; return nil }
 }
@@ -84,6 +94,65 @@ func WithMaxResponseBytes(n int64) Option {
 			return fmt.Errorf("plannr: max response bytes must be positive, got %d", n)
 		}
 		c.maxBody = n
+		return nil
+	}
+}
+
+// WithRetry sets how failed requests are retried; the default is
+// DefaultRetryPolicy. RetryPolicy{} turns retries off.
+func WithRetry(p RetryPolicy) Option {
+	return func(c *clientConfig) error {
+		if err := p.validate(); err != nil {
+			return err
+		}
+		c.retry = p
+		return nil
+	}
+}
+
+// WithRateLimit gives the client its own rate limiter for l; the default is
+// DefaultRateLimit. A zero Requests turns client-side limiting off. Clients
+// that act with the same credential should share one limiter instead: see
+// WithRateLimiter.
+func WithRateLimit(l RateLimit) Option {
+	return func(c *clientConfig) error { c.limiter = NewRateLimiter(l); return nil }
+}
+
+// WithRateLimiter makes the client take its slots from rl, which other
+// clients acting with the same credential may share. A nil rl turns
+// client-side limiting off.
+func WithRateLimiter(rl *RateLimiter) Option {
+	return func(c *clientConfig) error { c.limiter = rl; return nil }
+}
+
+// WithListCache keeps the result of ListOAuthConnections for ttl, so that
+// repeated lists do not spend the rate limit; a rename or delete through the
+// client empties it. Zero or less, the default, turns caching off.
+func WithListCache(ttl time.Duration) Option {
+	return func(c *clientConfig) error { c.listTTL = ttl; return nil }
+}
+
+// WithLogger receives one record per attempt: method, path, status or
+// error, duration, and the wait before a retry. Tokens, headers and bodies
+// are never logged. The default discards.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *clientConfig) error {
+		if l != nil {
+			c.logger = l
+		}
+		return nil
+	}
+}
+
+// WithClock replaces the clock that retries, the rate limiter and the list
+// cache use to tell the time and to wait; tests use it to observe waits
+// without sleeping. Per-attempt and per-call timeouts keep real time.
+func WithClock(clock Clock) Option {
+	return func(c *clientConfig) error {
+		if clock == nil {
+			return errors.New("plannr: clock must not be nil")
+		}
+		c.clock = clock
 		return nil
 	}
 }
@@ -110,6 +179,10 @@ func NewClient(ts oauth2.TokenSource, opts ...Option) (*Client, error) {
 		userAgent: "plannr-mcp",
 		timeout:   DefaultTimeout,
 		maxBody:   DefaultMaxResponseBytes,
+		retry:     DefaultRetryPolicy(),
+		limiter:   NewRateLimiter(DefaultRateLimit()),
+		logger:    slog.New(slog.DiscardHandler),
+		clock:     systemClock{},
 	}
 	for _, opt := range opts {
 		if err := opt(&cfg); err != nil {
@@ -127,10 +200,22 @@ func NewClient(ts oauth2.TokenSource, opts ...Option) (*Client, error) {
 	if transport == nil {
 		transport = NewTransport()
 	}
+	// The resilience layer sits beneath the bearer-token transport, next to
+	// the wire: every attempt, including one re-sent after a token refresh
+	// above, takes a rate-limit slot and gets the same retry treatment.
+	resilient := &retryTransport{
+		next:    transport,
+		policy:  cfg.retry,
+		limiter: cfg.limiter,
+		clock:   cfg.clock,
+		logger:  cfg.logger,
+		maxBody: cfg.maxBody,
+		random:  defaultRandom,
+	}
 	return &Client{
 		baseURL: strings.TrimRight(base.String(), "/"),
 		httpClient: &http.Client{
-			Transport: &oauth2.Transport{Source: credentialSource{ts}, Base: transport},
+			Transport: &oauth2.Transport{Source: credentialSource{ts}, Base: resilient},
 			// Plannr's API does not redirect; following one could carry the
 			// bearer token to another host.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -139,6 +224,8 @@ func NewClient(ts oauth2.TokenSource, opts ...Option) (*Client, error) {
 		accountUUID: cfg.accountUUID,
 		timeout:     cfg.timeout,
 		maxBody:     cfg.maxBody,
+		clock:       cfg.clock,
+		listCache:   newListCache(cfg.listTTL),
 	}, nil
 }
 
@@ -159,7 +246,13 @@ func (s credentialSource) Token() (*oauth2.Token, error) {
 }
 
 // ListOAuthConnections returns every OAuth2 connection of the account.
+// With WithListCache, a list fetched within the cache's lifetime is
+// returned without asking Plannr.
 func (c *Client) ListOAuthConnections(ctx context.Context) ([]Connection, error) {
+	if conns, ok := c.listCache.get(c.clock.Now()); ok {
+		return conns, nil
+	}
+	gen := c.listCache.generation()
 	var body struct {
 		Data []Connection `json:"data"`
 	}
@@ -169,6 +262,7 @@ func (c *Client) ListOAuthConnections(ctx context.Context) ([]Connection, error)
 	if body.Data == nil {
 		body.Data = []Connection{}
 	}
+	c.listCache.put(gen, body.Data, c.clock.Now())
 	return body.Data, nil
 }
 
@@ -178,6 +272,8 @@ func (c *Client) RenameOAuthConnection(ctx context.Context, uuid, label string) 
 	req := struct {
 		Label string `json:"label"`
 	}{label}
+	c.listCache.invalidate()
+	defer c.listCache.invalidate()
 	if err := c.do(ctx, http.MethodPut, "/api/v1/oauth/connections/"+url.PathEscape(uuid), req, &raw); err != nil {
 		return nil, err
 	}
@@ -187,6 +283,8 @@ func (c *Client) RenameOAuthConnection(ctx context.Context, uuid, label string) 
 // DeleteOAuthConnection removes a connection between the account and the
 // third party entirely. Add-ons that depend on it stop working.
 func (c *Client) DeleteOAuthConnection(ctx context.Context, uuid string) error {
+	c.listCache.invalidate()
+	defer c.listCache.invalidate()
 	return c.do(ctx, http.MethodDelete, "/api/v1/oauth/connections/"+url.PathEscape(uuid), nil, nil)
 }
 
@@ -213,13 +311,17 @@ func decodeConnection(raw json.RawMessage) (*Connection, error) {
 	}
 	var conn Connection
 	if err := json.Unmarshal(raw, &conn); err != nil {
-		return nil, fmt.Errorf("plannr: decoding connection: %w", err)
+		return nil, fmt.Errorf("%w: decoding connection: %w", ErrMalformedResponse, err)
 	}
 	return &conn, nil
 }
 
 // ErrResponseTooLarge reports an answer larger than the client will read.
 var ErrResponseTooLarge = errors.New("plannr: response body too large")
+
+// ErrMalformedResponse reports a successful answer whose body is not the
+// JSON the client expects: cut short, or not from Plannr's API at all.
+var ErrMalformedResponse = errors.New("plannr: answer is not the expected JSON")
 
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
 	if c.timeout > 0 {
@@ -235,7 +337,8 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.baseURL+path, body)
+	stats := &attemptStats{}
+	req, err := http.NewRequestWithContext(withAttemptStats(ctx, stats), method, c.baseURL+path, body)
 	if err != nil {
 		return fmt.Errorf("plannr: %s %s: %w", method, path, err)
 	}
@@ -246,6 +349,15 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		req.Header.Set(AccountHeader, c.accountUUID)
 	}
 
+	err = c.send(req, method, path, out)
+	if err != nil && stats.gaveUp && stats.attempts > 1 {
+		return &RetryError{Attempts: stats.attempts, Elapsed: stats.elapsed, Err: err}
+	}
+	return err
+}
+
+// send sends a prepared request and decodes its answer into out.
+func (c *Client) send(req *http.Request, method, path string, out any) error {
 	resp, err := c.httpClient.Do(req)
 	if err != nil {
 		var ce *CredentialError
@@ -269,19 +381,19 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		return fmt.Errorf("plannr: %s %s: %w (over %d bytes)", method, path, ErrResponseTooLarge, c.maxBody)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return newResponseError(method, path, resp, data)
+		return newResponseError(method, path, resp, data, c.clock.Now())
 	}
 	if out == nil || resp.StatusCode == http.StatusNoContent {
 		return nil
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("plannr: %s %s: decoding %d answer: %w", method, path, resp.StatusCode, err)
+		return fmt.Errorf("plannr: %s %s: %w: decoding the %d answer: %w", method, path, ErrMalformedResponse, resp.StatusCode, err)
 	}
 	return nil
 }
 
 // newResponseError builds the typed error for a non-2xx answer.
-func newResponseError(method, path string, resp *http.Response, body []byte) error {
+func newResponseError(method, path string, resp *http.Response, body []byte, now time.Time) error {
 	e := &ErrorResponse{Method: method, Path: path, StatusCode: resp.StatusCode}
 	var laravel struct {
 		Message string              `json:"message"`
@@ -302,7 +414,7 @@ func newResponseError(method, path string, resp *http.Response, body []byte) err
 	if resp.StatusCode == http.StatusTooManyRequests {
 		return &RateLimitError{
 			ErrorResponse: e,
-			RetryAfter:    ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
+			RetryAfter:    ParseRetryAfter(resp.Header.Get("Retry-After"), now),
 			Reset:         parseUnixSeconds(resp.Header.Get("X-RateLimit-Reset")),
 		}
 	}

@@ -53,6 +53,20 @@ type Fault struct {
 	Delay time.Duration
 	// Times is how many matching requests get this fault; zero means once.
 	Times int
+
+	// Reset drops the connection without answering, so that the client
+	// sees a connection reset.
+	Reset bool
+	// Hang never answers: the fake holds the request until the client goes
+	// away, and records it as abandoned.
+	Hang bool
+	// Truncate declares a Content-Length longer than Body, sends Body and
+	// closes the connection, so the answer arrives cut off. Status zero
+	// means 200.
+	Truncate bool
+	// Size pads Body with spaces to this many bytes, for oversized
+	// answers. Status zero means 200.
+	Size int
 }
 
 // Server is the fake Plannr API. Its zero value is not usable: call New.
@@ -65,6 +79,9 @@ type Server struct {
 	connections []Record
 	accounts    []Account
 	requests    []Request
+	abandoned   []Request
+	changes     map[string]int
+	changed     chan struct{}
 	faults      []Fault
 	window      time.Time
 	windowCount map[string]int
@@ -104,8 +121,9 @@ func New(opts ...Option) *Server {
 		rateLimit:   DefaultRateLimit,
 		accounts:    SampleAccounts(),
 		windowCount: map[string]int{},
+		changes:     map[string]int{},
+		changed:     make(chan struct{}),
 	}
-	s.connections = nil
 	for _, o := range opts {
 		o(s)
 	}
@@ -170,31 +188,14 @@ var connectionPath = regexp.MustCompile(`^/api/v1/oauth/connections/([^/]+)$`)
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	s.mu.Lock()
-	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
+	received := Request{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body}
+	s.requests = append(s.requests, received)
+	s.notifyLocked()
 	fault, faulted := s.takeFault(r)
 	s.mu.Unlock()
 
-	if faulted {
-		if fault.Delay > 0 {
-			select {
-			case <-time.After(fault.Delay):
-			case <-r.Context().Done():
-				return
-			}
-		}
-		if fault.Status != 0 {
-			for k, vs := range fault.Header {
-				w.Header()[k] = vs
-			}
-			ct := fault.ContentType
-			if ct == "" {
-				ct = "application/json"
-			}
-			w.Header().Set("Content-Type", ct)
-			w.WriteHeader(fault.Status)
-			_, _ = io.WriteString(w, fault.Body)
-			return
-		}
+	if faulted && s.serveFault(w, r, received, fault) {
+		return
 	}
 
 	route, allowed := s.route(r.Method, r.URL.Path)
@@ -381,6 +382,7 @@ func (s *Server) update(w http.ResponseWriter, uuid string, body []byte) {
 	}
 	s.connections[i].Label = strings.TrimSpace(label.(string))
 	s.connections[i].UpdatedAt = withOffset(s.now())
+	s.changes[uuid]++
 	wire := s.connections[i].wire()
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, wire)
@@ -395,6 +397,7 @@ func (s *Server) delete(w http.ResponseWriter, uuid string) {
 		return
 	}
 	s.connections = slices.Delete(s.connections, i, i+1)
+	s.changes[uuid]++
 	s.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestResilienceSettings(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    config // only the resilience fields are compared
+		wantErr string
+	}{
+		{
+			name: "defaults",
+			want: config{retryMax: 4, attemptTimeout: 10 * time.Second, rateLimit: 500},
+		},
+		{
+			name: "flags",
+			args: []string{"--retry-max", "2", "--attempt-timeout", "3s", "--rate-limit", "120", "--list-cache-ttl", "5s"},
+			want: config{retryMax: 2, attemptTimeout: 3 * time.Second, rateLimit: 120, listCacheTTL: 5 * time.Second},
+		},
+		{
+			name: "environment",
+			env:  map[string]string{envRetryMax: "0", envAttemptTimeout: "0", envRateLimit: "0", envListCacheTTL: "2s"},
+			want: config{retryMax: 0, attemptTimeout: 0, rateLimit: 0, listCacheTTL: 2 * time.Second},
+		},
+		{
+			name: "flags override the environment",
+			args: []string{"--rate-limit", "60"},
+			env:  map[string]string{envRateLimit: "0"},
+			want: config{retryMax: 4, attemptTimeout: 10 * time.Second, rateLimit: 60},
+		},
+		{name: "negative retries", args: []string{"--retry-max", "-1"}, wantErr: "--retry-max"},
+		{name: "rate limit not a number", env: map[string]string{envRateLimit: "lots"}, wantErr: "--rate-limit"},
+		{name: "bad attempt timeout", args: []string{"--attempt-timeout", "soon"}, wantErr: "--attempt-timeout"},
+		{name: "negative cache lifetime", args: []string{"--list-cache-ttl", "-5s"}, wantErr: "--list-cache-ttl"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			getenv := func(k string) string { return tt.env[k] }
+			fs, finish := newFlagSet("test", io.Discard, getenv)
+			if _, err := parseArgs(fs, tt.args); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := finish()
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error = %v, want one naming %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := config{retryMax: cfg.retryMax, attemptTimeout: cfg.attemptTimeout, rateLimit: cfg.rateLimit, listCacheTTL: cfg.listCacheTTL}
+			if got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCallWithResilienceFlags(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	args := []string{"call", "list_oauth_connections", "--sandbox", "--rate-limit", "0", "--retry-max", "0", "--list-cache-ttl", "5s"}
+	if code := run(t.Context(), args, strings.NewReader(""), &stdout, &stderr, func(string) string { return "" }); code != 0 {
+		t.Fatalf("exit code %d; stderr:\n%s", code, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "6 OAuth connections") {
+		t.Errorf("stdout lacks the sandbox's connections:\n%s", stdout.String())
+	}
+}

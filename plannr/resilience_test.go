@@ -1,0 +1,567 @@
+package plannr_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/plannr-mcp/plannr-mcp/auth"
+	"github.com/plannr-mcp/plannr-mcp/plannr"
+	"github.com/plannr-mcp/plannr-mcp/plannr/plannrtest"
+)
+
+const (
+	rsListPath = "/api/v1/oauth/connections"
+	rsUUID     = "8ef67ca5-483a-4dfa-bfb9-ea282aa4ff2c"
+	rsConnPath = rsListPath + "/" + rsUUID
+)
+
+// rsEnv is a fake Plannr and a client pointed at it, sharing one virtual clock.
+type rsEnv struct {
+	url    string
+	fake   *plannrtest.Server
+	clock  *plannrtest.Clock
+	client *plannr.Client
+	logs   *syncBuffer
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger and the test to share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// rsPolicy is the retry policy most tests use: the defaults, with an
+// attempt timeout long enough that no attempt times out by accident on a
+// loaded machine. Tests of hangs shorten it to rsHangTimeout.
+func rsPolicy() plannr.RetryPolicy {
+	p := plannr.DefaultRetryPolicy()
+	p.AttemptTimeout = time.Minute
+	return p
+}
+
+// rsHangTimeout is the real attempt timeout for tests of hangs: short, so
+// they stay quick, but far longer than a local request that does answer.
+const rsHangTimeout = time.Second
+
+// newRSEnv starts a fake and a client with retries (rsPolicy), no
+// client-side rate limit and a virtual clock; opts come last and win.
+func newRSEnv(t *testing.T, opts ...plannr.Option) *rsEnv {
+	t.Helper()
+	return newRSEnvAt(t, time.Now().Truncate(time.Second), opts...)
+}
+
+// newRSEnvAt is newRSEnv with the virtual clock starting at start.
+func newRSEnvAt(t *testing.T, start time.Time, opts ...plannr.Option) *rsEnv {
+	t.Helper()
+	clock := plannrtest.NewClock(start)
+	fake := plannrtest.New(plannrtest.WithClock(clock.Now), plannrtest.WithRateLimit(0))
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	logs := &syncBuffer{}
+	all := append([]plannr.Option{
+		plannr.WithBaseURL(srv.URL),
+		plannr.WithClock(clock),
+		plannr.WithRetry(rsPolicy()),
+		plannr.WithRateLimit(plannr.RateLimit{}),
+		plannr.WithLogger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))),
+	}, opts...)
+	client, err := plannr.NewClient(auth.PersonalAccessToken(plannrtest.SandboxToken), all...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &rsEnv{url: srv.URL, fake: fake, clock: clock, client: client, logs: logs}
+}
+
+// between checks a jittered wait: half to all of ceiling.
+func between(ceiling time.Duration) func(time.Duration) bool {
+	return func(d time.Duration) bool { return d >= ceiling/2 && d <= ceiling }
+}
+
+func exactly(want time.Duration) func(time.Duration) bool {
+	return func(d time.Duration) bool { return d == want }
+}
+
+func TestFaultsAreRetriedOrReported(t *testing.T) {
+	start := time.Now().Truncate(time.Second)
+	list := func(ctx context.Context, c *plannr.Client) error {
+		conns, err := c.ListOAuthConnections(ctx)
+		if err == nil && len(conns) != 6 {
+			return errors.New("list did not return the 6 sample connections")
+		}
+		return err
+	}
+	rename := func(label string) func(context.Context, *plannr.Client) error {
+		return func(ctx context.Context, c *plannr.Client) error {
+			conn, err := c.RenameOAuthConnection(ctx, rsUUID, label)
+			if err == nil && conn.Label != label {
+				return errors.New("rename answered with label " + conn.Label)
+			}
+			return err
+		}
+	}
+	del := func(ctx context.Context, c *plannr.Client) error { return c.DeleteOAuthConnection(ctx, rsUUID) }
+
+	isRetryError := func(attempts int) func(*testing.T, error) {
+		return func(t *testing.T, err error) {
+			var re *plannr.RetryError
+			if !errors.As(err, &re) || re.Attempts != attempts {
+				t.Fatalf("error = %v, want a *RetryError after %d attempts", err, attempts)
+			}
+		}
+	}
+	apiError := func(status int, message string) func(*testing.T, error) {
+		return func(t *testing.T, err error) {
+			var e *plannr.ErrorResponse
+			if !errors.As(err, &e) || e.StatusCode != status || !strings.Contains(e.Message, message) {
+				t.Fatalf("error = %v, want an ErrorResponse %d with message containing %q", err, status, message)
+			}
+		}
+	}
+	both := func(checks ...func(*testing.T, error)) func(*testing.T, error) {
+		return func(t *testing.T, err error) {
+			for _, c := range checks {
+				c(t, err)
+			}
+		}
+	}
+	retryAfter := func(s string) http.Header { return http.Header{"Retry-After": {s}} }
+	html502 := "<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>"
+
+	tests := []struct {
+		name   string
+		fault  plannrtest.Fault
+		policy func(*plannr.RetryPolicy)
+		call   func(context.Context, *plannr.Client) error
+		method string
+		path   string
+		// attempts is how many requests the fake must see.
+		attempts int
+		// waits checks each wait the client made, in order.
+		waits []func(time.Duration) bool
+		// check examines the error; nil means the call must succeed.
+		check func(*testing.T, error)
+		// abandoned is how many hung requests the fake must see the client give up on.
+		abandoned int
+	}{
+		{
+			name:  "429 with Retry-After in seconds",
+			fault: plannrtest.Fault{Status: 429, Body: `{"message":"Too Many Attempts."}`, Header: retryAfter("3")},
+			call:  list, method: "GET", path: rsListPath, attempts: 2,
+			waits: []func(time.Duration) bool{exactly(3 * time.Second)},
+		},
+		{
+			name:  "429 with Retry-After as an HTTP date",
+			fault: plannrtest.Fault{Status: 429, Body: `{"message":"Too Many Attempts."}`, Header: retryAfter(start.Add(4 * time.Second).UTC().Format(http.TimeFormat))},
+			call:  list, method: "GET", path: rsListPath, attempts: 2,
+			waits: []func(time.Duration) bool{exactly(4 * time.Second)},
+		},
+		{
+			name: "429 with only X-RateLimit-Reset",
+			fault: plannrtest.Fault{Status: 429, Body: `{"message":"Too Many Attempts."}`,
+				Header: http.Header{"X-Ratelimit-Reset": {strconv.FormatInt(start.Add(7*time.Second).Unix(), 10)}}},
+			call: list, method: "GET", path: rsListPath, attempts: 2,
+			waits: []func(time.Duration) bool{exactly(7 * time.Second)},
+		},
+		{
+			name:  "429 that never lifts",
+			fault: plannrtest.Fault{Status: 429, Body: `{"message":"Too Many Attempts."}`, Header: retryAfter("5"), Times: 100},
+			call:  list, method: "GET", path: rsListPath, attempts: 5,
+			waits: []func(time.Duration) bool{exactly(5 * time.Second), exactly(5 * time.Second), exactly(5 * time.Second), exactly(5 * time.Second)},
+			check: both(isRetryError(5), func(t *testing.T, err error) {
+				var re *plannr.RetryError
+				var rl *plannr.RateLimitError
+				if errors.As(err, &re); re.Elapsed != 20*time.Second {
+					t.Errorf("Elapsed = %s, want 20s", re.Elapsed)
+				}
+				if !errors.As(err, &rl) || rl.RetryAfter != 5*time.Second || rl.StatusCode != 429 {
+					t.Errorf("error = %v, want a RateLimitError asking for 5s", err)
+				}
+			}),
+		},
+		{
+			name:  "503 then success",
+			fault: plannrtest.Fault{Status: 503, Body: `{"message":"Service Unavailable"}`},
+			call:  list, method: "GET", path: rsListPath, attempts: 2,
+			waits: []func(time.Duration) bool{between(500 * time.Millisecond)},
+		},
+		{
+			name:  "503 with Retry-After",
+			fault: plannrtest.Fault{Status: 503, Body: `{"message":"Down for maintenance"}`, Header: retryAfter("2")},
+			call:  list, method: "GET", path: rsListPath, attempts: 2,
+			waits: []func(time.Duration) bool{exactly(2 * time.Second)},
+		},
+		{
+			name:  "504 then success",
+			fault: plannrtest.Fault{Status: 504, Body: ``, ContentType: "text/plain"},
+			call:  list, method: "GET", path: rsListPath, attempts: 2,
+			waits: []func(time.Duration) bool{between(500 * time.Millisecond)},
+		},
+		{
+			name:  "HTML 502 that persists",
+			fault: plannrtest.Fault{Status: 502, Body: html502, ContentType: "text/html", Times: 100},
+			call:  list, method: "GET", path: rsListPath, attempts: 5,
+			waits: []func(time.Duration) bool{between(500 * time.Millisecond), between(time.Second), between(2 * time.Second), between(4 * time.Second)},
+			check: both(isRetryError(5), apiError(502, "HTML page")),
+		},
+		{
+			name:  "connection reset then success",
+			fault: plannrtest.Fault{Reset: true},
+			call:  list, method: "GET", path: rsListPath, attempts: 2,
+			waits: []func(time.Duration) bool{between(500 * time.Millisecond)},
+		},
+		{
+			name:   "connection reset that persists",
+			fault:  plannrtest.Fault{Reset: true, Times: 100},
+			policy: func(p *plannr.RetryPolicy) { p.MaxRetries = 2 },
+			call:   list, method: "GET", path: rsListPath, attempts: 3,
+			waits: []func(time.Duration) bool{between(500 * time.Millisecond), between(time.Second)},
+			check: isRetryError(3),
+		},
+		{
+			name:   "hang past the attempt timeout then success",
+			fault:  plannrtest.Fault{Hang: true},
+			policy: func(p *plannr.RetryPolicy) { p.AttemptTimeout = rsHangTimeout },
+			call:   list, method: "GET", path: rsListPath, attempts: 2, abandoned: 1,
+			waits: []func(time.Duration) bool{between(500 * time.Millisecond)},
+		},
+		{
+			name:   "hang that persists",
+			fault:  plannrtest.Fault{Hang: true, Times: 100},
+			policy: func(p *plannr.RetryPolicy) { p.MaxRetries, p.AttemptTimeout = 1, rsHangTimeout },
+			call:   list, method: "GET", path: rsListPath, attempts: 2, abandoned: 2,
+			waits: []func(time.Duration) bool{between(500 * time.Millisecond)},
+			check: both(isRetryError(2), func(t *testing.T, err error) {
+				var te *plannr.AttemptTimeoutError
+				if !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &te) {
+					t.Errorf("error = %v, want an AttemptTimeoutError matching context.DeadlineExceeded", err)
+				}
+			}),
+		},
+		{
+			name:  "truncated JSON body then success",
+			fault: plannrtest.Fault{Truncate: true, Body: `{"data":[{"uuid":"8ef67ca5-483a`},
+			call:  list, method: "GET", path: rsListPath, attempts: 2,
+			waits: []func(time.Duration) bool{between(500 * time.Millisecond)},
+		},
+		{
+			name:  "empty 500 body is not retried",
+			fault: plannrtest.Fault{Status: 500, Body: ""},
+			call:  list, method: "GET", path: rsListPath, attempts: 1,
+			check: apiError(500, ""),
+		},
+		{
+			name:  "cut JSON with a matching length is not retried",
+			fault: plannrtest.Fault{Status: 200, Body: `{"data":[{"uuid":"8ef6`},
+			call:  list, method: "GET", path: rsListPath, attempts: 1,
+			check: func(t *testing.T, err error) {
+				if !errors.Is(err, plannr.ErrMalformedResponse) {
+					t.Fatalf("error = %v, want ErrMalformedResponse", err)
+				}
+			},
+		},
+		{
+			name:  "oversized body is an error, not retried",
+			fault: plannrtest.Fault{Body: `{"data":[]}`, Size: plannr.DefaultMaxResponseBytes + 1},
+			call:  list, method: "GET", path: rsListPath, attempts: 1,
+			check: func(t *testing.T, err error) {
+				if !errors.Is(err, plannr.ErrResponseTooLarge) {
+					t.Fatalf("error = %v, want ErrResponseTooLarge", err)
+				}
+			},
+		},
+		{
+			name:  "404 is not retried",
+			fault: plannrtest.Fault{Status: 404, Body: `{"message":"Not Found"}`},
+			call:  list, method: "GET", path: rsListPath, attempts: 1,
+			check: apiError(404, "Not Found"),
+		},
+		{
+			name: "422 on rename is not retried",
+			fault: plannrtest.Fault{Status: 422, Times: 100,
+				Body: `{"message":"The label field is required.","errors":{"label":["The label field is required."]}}`},
+			call: rename("New label"), method: "PUT", path: rsConnPath, attempts: 1,
+			check: apiError(422, "label field is required"),
+		},
+		{
+			name:  "rename 503 then success",
+			fault: plannrtest.Fault{Status: 503, Body: `{"message":"Service Unavailable"}`},
+			call:  rename("Fundment (main)"), method: "PUT", path: rsConnPath, attempts: 2,
+			waits: []func(time.Duration) bool{between(500 * time.Millisecond)},
+		},
+		{
+			name:  "delete 503 is not retried",
+			fault: plannrtest.Fault{Status: 503, Body: `{"message":"Service Unavailable"}`},
+			call:  del, method: "DELETE", path: rsConnPath, attempts: 1,
+			check: apiError(503, "Service Unavailable"),
+		},
+		{
+			name:  "delete 429 is retried",
+			fault: plannrtest.Fault{Status: 429, Body: `{"message":"Too Many Attempts."}`, Header: retryAfter("1")},
+			call:  del, method: "DELETE", path: rsConnPath, attempts: 2,
+			waits: []func(time.Duration) bool{exactly(time.Second)},
+		},
+		{
+			name:   "retries off",
+			fault:  plannrtest.Fault{Status: 503, Body: `{"message":"Service Unavailable"}`},
+			policy: func(p *plannr.RetryPolicy) { p.MaxRetries = 0 },
+			call:   list, method: "GET", path: rsListPath, attempts: 1,
+			check: func(t *testing.T, err error) {
+				var re *plannr.RetryError
+				if errors.As(err, &re) {
+					t.Errorf("error = %v, want no RetryError when nothing was retried", err)
+				}
+				apiError(503, "Service Unavailable")(t, err)
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			policy := rsPolicy()
+			if tt.policy != nil {
+				tt.policy(&policy)
+			}
+			env := newRSEnvAt(t, start, plannr.WithRetry(policy))
+			fault := tt.fault
+			fault.Method, fault.Path = tt.method, tt.path
+			env.fake.Inject(fault)
+
+			err := tt.call(t.Context(), env.client)
+
+			if tt.check == nil && err != nil {
+				t.Fatalf("call failed: %v", err)
+			}
+			if tt.check != nil {
+				if err == nil {
+					t.Fatal("call succeeded, want an error")
+				}
+				tt.check(t, err)
+			}
+			if got := env.fake.Count(tt.method, tt.path); got != tt.attempts {
+				t.Errorf("the fake saw %d attempts, want %d", got, tt.attempts)
+			}
+			sleeps := env.clock.Sleeps()
+			if len(sleeps) != len(tt.waits) {
+				t.Fatalf("waits = %v, want %d of them", sleeps, len(tt.waits))
+			}
+			for i, ok := range tt.waits {
+				if !ok(sleeps[i]) {
+					t.Errorf("wait %d = %s, out of range (all: %v)", i+1, sleeps[i], sleeps)
+				}
+			}
+			if tt.abandoned > 0 {
+				ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+				defer cancel()
+				if err := env.fake.Wait(ctx, func() bool { return len(env.fake.Abandoned()) == tt.abandoned }); err != nil {
+					t.Errorf("the fake saw %d hung requests abandoned, want %d", len(env.fake.Abandoned()), tt.abandoned)
+				}
+			}
+		})
+	}
+}
+
+func TestRetriedRenameChangesTheStoreOnce(t *testing.T) {
+	env := newRSEnv(t)
+	env.fake.Inject(plannrtest.Fault{Method: "PUT", Path: rsConnPath, Status: 503, Body: `{"message":"Service Unavailable"}`})
+
+	conn, err := env.client.RenameOAuthConnection(t.Context(), rsUUID, "Fundment (main)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if conn.Label != "Fundment (main)" {
+		t.Errorf("answer's label = %q", conn.Label)
+	}
+	if n := env.fake.Changes(rsUUID); n != 1 {
+		t.Errorf("the fake's store changed %d times, want exactly 1", n)
+	}
+	if rec, _ := env.fake.Connection(rsUUID); rec.Label != "Fundment (main)" {
+		t.Errorf("stored label = %q", rec.Label)
+	}
+	reqs := env.fake.Requests()
+	if len(reqs) != 2 {
+		t.Fatalf("the fake saw %d requests, want 2", len(reqs))
+	}
+	for i, r := range reqs {
+		if string(r.Body) != `{"label":"Fundment (main)"}` {
+			t.Errorf("attempt %d sent body %q; a retry must send the same body", i+1, r.Body)
+		}
+		if r.Header.Get("Authorization") != "Bearer "+plannrtest.SandboxToken {
+			t.Errorf("attempt %d sent no bearer token", i+1)
+		}
+	}
+}
+
+func TestRenameRejectedWith422IsSentOnce(t *testing.T) {
+	env := newRSEnv(t)
+	// The fake's own validation answers 422 for a blank label.
+	_, err := env.client.RenameOAuthConnection(t.Context(), rsUUID, "   ")
+	var e *plannr.ErrorResponse
+	if !errors.As(err, &e) || e.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("error = %v, want a 422", err)
+	}
+	if n := env.fake.Count("PUT", rsConnPath); n != 1 {
+		t.Errorf("the fake saw %d renames, want 1: a 422 is never retried", n)
+	}
+	if n := env.fake.Changes(rsUUID); n != 0 {
+		t.Errorf("the store changed %d times, want 0", n)
+	}
+	if len(env.clock.Sleeps()) != 0 {
+		t.Errorf("waits = %v, want none", env.clock.Sleeps())
+	}
+}
+
+func TestRetryAfterPastTheDeadlineIsNotWaited(t *testing.T) {
+	env := newRSEnv(t, plannr.WithTimeout(30*time.Second))
+	env.fake.Inject(plannrtest.Fault{Method: "GET", Path: rsListPath, Status: 429,
+		Body: `{"message":"Too Many Attempts."}`, Header: http.Header{"Retry-After": {"120"}}})
+
+	_, err := env.client.ListOAuthConnections(t.Context())
+	var rl *plannr.RateLimitError
+	if !errors.As(err, &rl) || rl.RetryAfter != 2*time.Minute {
+		t.Fatalf("error = %v, want a RateLimitError asking for 2m", err)
+	}
+	var re *plannr.RetryError
+	if errors.As(err, &re) {
+		t.Errorf("error = %v: nothing was retried, so it must not be a RetryError", err)
+	}
+	if n := env.fake.Count("GET", rsListPath); n != 1 {
+		t.Errorf("the fake saw %d attempts, want 1", n)
+	}
+	if s := env.clock.Sleeps(); len(s) != 0 {
+		t.Errorf("waits = %v, want none", s)
+	}
+}
+
+func TestCancelStopsTheUpstreamRequest(t *testing.T) {
+	env := newRSEnv(t, plannr.WithRetry(plannr.DefaultRetryPolicy()))
+	env.fake.Inject(plannrtest.Fault{Method: "GET", Path: rsListPath, Hang: true})
+	guard, stop := context.WithTimeout(t.Context(), 5*time.Second)
+	defer stop()
+
+	ctx, cancel := context.WithCancel(guard)
+	done := make(chan error, 1)
+	go func() {
+		_, err := env.client.ListOAuthConnections(ctx)
+		done <- err
+	}()
+	if err := env.fake.Wait(guard, func() bool { return env.fake.Count("GET", rsListPath) == 1 }); err != nil {
+		t.Fatal("the request never reached the fake")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("error = %v, want context.Canceled", err)
+		}
+	case <-guard.Done():
+		t.Fatal("the call did not return after its context was cancelled")
+	}
+	if err := env.fake.Wait(guard, func() bool { return len(env.fake.Abandoned()) == 1 }); err != nil {
+		t.Fatal("the fake never saw the client go away")
+	}
+	if n := env.fake.Count("GET", rsListPath); n != 1 {
+		t.Errorf("the fake saw %d attempts, want 1: a cancelled call is not retried", n)
+	}
+}
+
+func TestCancelDuringABackoffWait(t *testing.T) {
+	clock := newStepClock(time.Now())
+	env := newRSEnv(t, plannr.WithClock(clock))
+	env.fake.Inject(plannrtest.Fault{Method: "GET", Path: rsListPath, Status: 503, Body: `{"message":"Service Unavailable"}`, Times: 100})
+	guard, stop := context.WithTimeout(t.Context(), 5*time.Second)
+	defer stop()
+
+	ctx, cancel := context.WithCancel(guard)
+	done := make(chan error, 1)
+	go func() {
+		_, err := env.client.ListOAuthConnections(ctx)
+		done <- err
+	}()
+	if err := clock.waitFor(guard, func() bool { return clock.sleeping() == 1 }); err != nil {
+		t.Fatal("the client never started waiting to retry")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("error = %v, want context.Canceled", err)
+		}
+	case <-guard.Done():
+		t.Fatal("the call did not return after its context was cancelled")
+	}
+	if n := env.fake.Count("GET", rsListPath); n != 1 {
+		t.Errorf("the fake saw %d attempts, want 1", n)
+	}
+}
+
+func TestLogsRecordAttemptsButNoSecrets(t *testing.T) {
+	env := newRSEnv(t)
+	env.fake.Inject(plannrtest.Fault{Method: "PUT", Path: rsConnPath, Status: 503, Body: `{"message":"Service Unavailable"}`})
+	const label = "Secret-ish label 12345"
+	if _, err := env.client.RenameOAuthConnection(t.Context(), rsUUID, label); err != nil {
+		t.Fatal(err)
+	}
+	logs := env.logs.String()
+	wait := env.clock.Sleeps()[0]
+	for _, want := range []string{
+		"method=PUT", "path=" + rsConnPath, "attempt=1", "status=503", "wait=" + wait.String(), "attempt=2", "status=200",
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %q:\n%s", want, logs)
+		}
+	}
+	for _, secret := range []string{plannrtest.SandboxToken, label, "Bearer"} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("logs contain %q:\n%s", secret, logs)
+		}
+	}
+}
+
+func TestWithRetryRejectsNegativeValues(t *testing.T) {
+	_, err := plannr.NewClient(auth.PersonalAccessToken("x"), plannr.WithRetry(plannr.RetryPolicy{MaxRetries: -1}))
+	if err == nil {
+		t.Fatal("NewClient accepted a negative MaxRetries")
+	}
+}
+
+func TestAHangPastTheCallTimeoutWithoutRetries(t *testing.T) {
+	env := newRSEnv(t, plannr.WithRetry(plannr.RetryPolicy{MaxRetries: 3}), plannr.WithTimeout(300*time.Millisecond))
+	env.fake.Inject(plannrtest.Fault{Method: "GET", Path: rsListPath, Hang: true})
+
+	_, err := env.client.ListOAuthConnections(t.Context())
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("error = %v, want context.DeadlineExceeded", err)
+	}
+	var re *plannr.RetryError
+	if errors.As(err, &re) {
+		t.Errorf("error = %v: the only attempt ran out the call's time, so nothing was retried", err)
+	}
+	if n := env.fake.Count("GET", rsListPath); n != 1 {
+		t.Errorf("the fake saw %d attempts, want 1", n)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if err := env.fake.Wait(ctx, func() bool { return len(env.fake.Abandoned()) == 1 }); err != nil {
+		t.Error("the fake never saw the client give up on the hung request")
+	}
+}
