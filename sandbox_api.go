@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -39,9 +40,14 @@ func cmdSandboxAPI(ctx context.Context, args []string, stdout, stderr io.Writer,
 Serves the fake Plannr API with sample data on its own, for tests. Prints the
 base URL (for PLANNR_BASE_URL) on stdout, then serves until interrupted.
 Besides the Plannr endpoints it answers, for tests only:
-  GET  /_sandbox/requests   every API request received: method, path, status, state
-  POST /_sandbox/faults     queue a fault: {"method","path","status","body","delay_ms","times"}
-  POST /_sandbox/reset      restore the sample data and clear faults and the request log
+  GET  /_sandbox/requests   every API request received since the last reset:
+                            method, path, status and state (in-flight, completed,
+                            aborted by the caller, or dropped by a fault)
+  POST /_sandbox/faults     queue a fault for matching requests, a JSON object:
+                            method, path (empty matches any), status, body,
+                            content_type, headers {name: value}, delay_ms,
+                            times (default 1), reset, hang, truncate, size
+  POST /_sandbox/reset      restore the sample data and clear faults and the log
 
 Flags:
 `)
@@ -111,19 +117,49 @@ type sandboxRequest struct {
 	Path   string `json:"path"`
 	// Status is the status answered, 0 while in flight or when aborted.
 	Status int `json:"status"`
-	// State is "in-flight", "completed", or "aborted" when the caller went
-	// away before an answer was written.
+	// State is "in-flight", "completed", "aborted" when the caller went
+	// away before an answer was written, or "dropped" when a fault cut the
+	// connection.
 	State string `json:"state"`
 }
 
 // sandboxFault is the JSON form of a plannrtest.Fault.
 type sandboxFault struct {
-	Method  string `json:"method"`
-	Path    string `json:"path"`
-	Status  int    `json:"status"`
-	Body    string `json:"body"`
-	DelayMS int    `json:"delay_ms"`
-	Times   int    `json:"times"`
+	Method      string            `json:"method"`
+	Path        string            `json:"path"`
+	Status      int               `json:"status"`
+	Body        string            `json:"body"`
+	ContentType string            `json:"content_type"`
+	Headers     map[string]string `json:"headers"`
+	DelayMS     int               `json:"delay_ms"`
+	Times       int               `json:"times"`
+	Reset       bool              `json:"reset"`
+	Hang        bool              `json:"hang"`
+	Truncate    bool              `json:"truncate"`
+	Size        int               `json:"size"`
+}
+
+// fault converts f, or says what is wrong with it.
+func (f sandboxFault) fault() (plannrtest.Fault, error) {
+	if f.Status == 0 && f.DelayMS <= 0 && !f.Reset && !f.Hang && !f.Truncate && f.Size <= 0 {
+		return plannrtest.Fault{}, errors.New("a fault needs at least one of status, delay_ms, reset, hang, truncate or size")
+	}
+	if f.DelayMS < 0 || f.Times < 0 || f.Size < 0 {
+		return plannrtest.Fault{}, errors.New("delay_ms, times and size must not be negative")
+	}
+	var header http.Header
+	if len(f.Headers) > 0 {
+		header = http.Header{}
+		for k, v := range f.Headers {
+			header.Set(k, v)
+		}
+	}
+	return plannrtest.Fault{
+		Method: f.Method, Path: f.Path, Status: f.Status, Body: f.Body,
+		ContentType: f.ContentType, Header: header,
+		Delay: time.Duration(f.DelayMS) * time.Millisecond, Times: f.Times,
+		Reset: f.Reset, Hang: f.Hang, Truncate: f.Truncate, Size: f.Size,
+	}, nil
 }
 
 func newSandboxAPI(token string) *sandboxAPI {
@@ -155,6 +191,8 @@ func (s *sandboxAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
+	case rec.hijacked:
+		entry.State = "dropped"
 	case rec.status != 0:
 		entry.Status, entry.State = rec.status, "completed"
 	case r.Context().Err() != nil:
@@ -185,22 +223,20 @@ func (s *sandboxAPI) serveControl(w http.ResponseWriter, r *http.Request) {
 		}
 		dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
 		dec.DisallowUnknownFields()
-		var f sandboxFault
-		if err := dec.Decode(&f); err != nil {
-			sandboxError(w, http.StatusBadRequest, "a fault is a JSON object with method, path, status, body, delay_ms and times: "+err.Error())
+		var in sandboxFault
+		if err := dec.Decode(&in); err != nil {
+			sandboxError(w, http.StatusBadRequest, "a fault is a JSON object with the fields of plannr-mcp sandbox-api --help: "+err.Error())
 			return
 		}
-		if f.Status == 0 && f.DelayMS <= 0 {
-			sandboxError(w, http.StatusBadRequest, "a fault needs a status, a delay_ms or both")
+		f, err := in.fault()
+		if err != nil {
+			sandboxError(w, http.StatusBadRequest, err.Error())
 			return
 		}
 		s.mu.Lock()
 		fake := s.fake
 		s.mu.Unlock()
-		fake.Inject(plannrtest.Fault{
-			Method: f.Method, Path: f.Path, Status: f.Status, Body: f.Body,
-			Delay: time.Duration(f.DelayMS) * time.Millisecond, Times: f.Times,
-		})
+		fake.Inject(f)
 		w.WriteHeader(http.StatusNoContent)
 	case sandboxControlPrefix + "reset":
 		if r.Method != http.MethodPost {
@@ -227,10 +263,25 @@ func writeSandboxJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// statusRecorder remembers the status a handler answered with.
+// statusRecorder remembers the status a handler answered with, and whether
+// it took the connection over to cut it.
 type statusRecorder struct {
 	http.ResponseWriter
-	status int
+	status   int
+	hijacked bool
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// Hijack hands the connection to a fault that cuts it.
+func (r *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, buf, err := http.NewResponseController(r.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, fmt.Errorf("hijacking the connection: %w", err)
+	}
+	r.hijacked = true
+	return conn, buf, nil
 }
 
 func (r *statusRecorder) WriteHeader(status int) {

@@ -60,7 +60,10 @@ func sandboxDo(t *testing.T, ctx context.Context, method, url, token, body strin
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	res, err := http.DefaultClient.Do(req)
+	// A fresh connection each time: over a reused one, Go's client would
+	// quietly retry a request whose connection a fault cut.
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	res, err := client.Do(req)
 	if err != nil {
 		return 0, "", err
 	}
@@ -150,8 +153,57 @@ func TestSandboxAPI(t *testing.T) {
 		}
 	})
 
+	t.Run("faults that cut the connection, hang or set headers", func(t *testing.T) {
+		queue := func(fault string) {
+			t.Helper()
+			if status, body, _ := sandboxDo(t, ctx, http.MethodPost, url+"/_sandbox/faults", "", fault); status != http.StatusNoContent {
+				t.Fatalf("POST /_sandbox/faults %s: %d %s", fault, status, body)
+			}
+		}
+		lastState := func(want string) {
+			t.Helper()
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				log := sandboxRequests(t, url)
+				if log[len(log)-1].State == want {
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("last request = %+v; want state %q", log[len(log)-1], want)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+
+		queue(`{"path":"/api/v1/logins","reset":true}`)
+		if _, _, err := sandboxDo(t, ctx, http.MethodGet, url+"/api/v1/logins", "sandbox-token", ""); err == nil {
+			t.Fatal("a reset fault answered")
+		}
+		lastState("dropped")
+
+		queue(`{"path":"/api/v1/logins","hang":true}`)
+		callCtx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		defer cancel()
+		if _, _, err := sandboxDo(t, callCtx, http.MethodGet, url+"/api/v1/logins", "sandbox-token", ""); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("a hang fault: err = %v, want a deadline", err)
+		}
+		lastState("aborted")
+
+		queue(`{"path":"/api/v1/logins","status":429,"headers":{"Retry-After":"3"},"content_type":"text/plain","body":"slow down"}`)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url+"/api/v1/logins", nil)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 429 || res.Header.Get("Retry-After") != "3" || res.Header.Get("Content-Type") != "text/plain" {
+			t.Fatalf("a 429 fault: %d %v", res.StatusCode, res.Header)
+		}
+		lastState("completed")
+	})
+
 	t.Run("bad faults are refused", func(t *testing.T) {
-		for _, body := range []string{`{"colour":"red"}`, `{"path":"/x"}`, `not json`} {
+		for _, body := range []string{`{"colour":"red"}`, `{"path":"/x"}`, `not json`, `{"delay_ms":-1,"status":500}`} {
 			if status, _, _ := sandboxDo(t, ctx, http.MethodPost, url+"/_sandbox/faults", "", body); status != http.StatusBadRequest {
 				t.Errorf("fault %s: status %d, want 400", body, status)
 			}

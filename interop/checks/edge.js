@@ -17,14 +17,11 @@ import { describeRequests, requestCount, resultText, shorten, upstreamSince } fr
 
 const CONNECTIONS = '/api/v1/oauth/connections';
 const LIST = { name: 'list_oauth_connections', arguments: {} };
-// How long the fake Plannr sits on a request in the cancellation and
-// disconnection checks: far longer than any check may take.
-const STALL_MS = 60_000;
-
-// stallNextList makes Plannr sit on the next list request.
+// stallNextList makes Plannr sit on the next list request until the caller
+// goes away.
 async function stallNextList(sandbox) {
   await sandbox.reset();
-  await sandbox.fault({ method: 'GET', path: CONNECTIONS, delay_ms: STALL_MS, times: 1 });
+  await sandbox.fault({ method: 'GET', path: CONNECTIONS, hang: true, times: 1 });
 }
 
 function inFlight(sandbox) {

@@ -106,14 +106,16 @@ export class SandboxAPI {
   }
 
   // requests returns every Plannr API request received since the last reset:
-  // [{method, path, status, state}], state being in-flight, completed or aborted.
+  // [{method, path, status, state}], state being in-flight, completed,
+  // aborted (the caller went away) or dropped (a fault cut the connection).
   async requests() {
     const res = await fetch(`${this.url}/_sandbox/requests`);
     if (res.status !== 200) throw new Error(`GET /_sandbox/requests: ${res.status}`);
     return (await res.json()).requests;
   }
 
-  // fault queues a fault: {method, path, status, body, delay_ms, times}.
+  // fault queues a fault: {method, path, status, body, content_type,
+  // headers, delay_ms, times, reset, hang, truncate, size}.
   async fault(fault) {
     const res = await fetch(`${this.url}/_sandbox/faults`, {
       method: 'POST',
