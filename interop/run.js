@@ -12,7 +12,7 @@
 // The last line of output is "N passed, M failed"; the exit status is 0 only
 // when every check passed.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -64,8 +64,11 @@ async function main() {
   const pinned = JSON.parse(readFileSync(path.join(here, 'package.json'), 'utf8')).devDependencies;
   const sdkVersion = installedVersion('@modelcontextprotocol/sdk');
   const inspectorVersion = installedVersion('@modelcontextprotocol/inspector-cli');
+  // The Inspector brings no SDK of its own when npm can share the pinned one.
+  const nestedSDK = '@modelcontextprotocol/inspector-cli/node_modules/@modelcontextprotocol/sdk';
+  const inspectorSDKVersion = existsSync(path.join(here, 'node_modules', nestedSDK)) ? installedVersion(nestedSDK) : sdkVersion;
   console.log(
-    `interop: plannr-mcp with @modelcontextprotocol/sdk ${sdkVersion} and @modelcontextprotocol/inspector-cli ${inspectorVersion} on node ${process.versions.node}`,
+    `interop: plannr-mcp with @modelcontextprotocol/sdk ${sdkVersion} and @modelcontextprotocol/inspector-cli ${inspectorVersion} (on sdk ${inspectorSDKVersion}), node ${process.versions.node}`,
   );
 
   const built = await (async () => {
