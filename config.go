@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/plannr-mcp/plannr-mcp/auth"
 	"github.com/plannr-mcp/plannr-mcp/plannr"
 )
 
@@ -21,6 +22,7 @@ type config struct {
 	accountUUID string
 	logLevel    slog.Level
 	timeout     time.Duration
+	configDir   string // where the OAuth2 login is stored; empty means auth.DefaultDir
 
 	// How the Plannr client copes with failures and with Plannr's rate limit.
 	retryMax       int
@@ -37,6 +39,13 @@ const (
 	envAccountUUID = "PLANNR_ACCOUNT_UUID"
 	envLogLevel    = "PLANNR_MCP_LOG_LEVEL"
 	envTimeout     = "PLANNR_TIMEOUT"
+
+	// The OAuth2 login (see login.go).
+	envConfigDir        = "PLANNR_MCP_CONFIG_DIR"
+	envClientID         = "PLANNR_CLIENT_ID"
+	envClientSecret     = "PLANNR_CLIENT_SECRET"
+	envClientSecretFile = "PLANNR_CLIENT_SECRET_FILE"
+	envRedirectURL      = "PLANNR_REDIRECT_URL"
 )
 
 // Environment variables for retries, rate limiting and caching.
@@ -69,6 +78,7 @@ func newFlagSet(name string, stderr io.Writer, getenv func(string) string) (*fla
 	fs.StringVar(&attemptTimeout, "attempt-timeout", attemptTimeout, "time limit for one attempt, after which it is retried; 0 leaves only --timeout (env "+envAttemptTimeout+")")
 	fs.StringVar(&rateLimit, "rate-limit", rateLimit, "most requests per minute to send Plannr; 0 turns client-side limiting off (env "+envRateLimit+")")
 	fs.StringVar(&listCacheTTL, "list-cache-ttl", listCacheTTL, "how long to reuse a list of connections, such as 5s; 0 turns caching off (env "+envListCacheTTL+")")
+	fs.StringVar(&cfg.configDir, "config-dir", getenv(envConfigDir), "directory of the stored OAuth2 login (env "+envConfigDir+"; default plannr-mcp in the user's configuration directory)")
 	return fs, func() (*config, error) {
 		if err := cfg.logLevel.UnmarshalText([]byte(logLevel)); err != nil {
 			return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", logLevel)
@@ -132,4 +142,18 @@ func newLogger(stderr io.Writer, level slog.Level) *slog.Logger {
 
 func unexpectedArgs(args []string) error {
 	return fmt.Errorf("unexpected arguments: %s", strings.Join(args, " "))
+}
+
+// loginStore is the store of the OAuth2 login: --config-dir or
+// PLANNR_MCP_CONFIG_DIR, else plannr-mcp in the user's configuration directory.
+func (c *config) loginStore(logger *slog.Logger) (*auth.Store, error) {
+	dir := c.configDir
+	if dir == "" {
+		d, err := auth.DefaultDir()
+		if err != nil {
+			return nil, fmt.Errorf("%w; set %s to a directory for the login", err, envConfigDir)
+		}
+		dir = d
+	}
+	return auth.NewStore(dir, logger), nil
 }

@@ -21,6 +21,10 @@ Usage:
   plannr-mcp tools [flags]          print every tool's definition as JSON
   plannr-mcp call TOOL [JSON-ARGS] [flags]
                                     run one tool once and print its result
+  plannr-mcp login [flags]          log in to Plannr with OAuth2 in a browser; every
+                                    plannr-mcp server of yours on this machine uses the login
+  plannr-mcp logout [flags]         remove the stored login
+  plannr-mcp auth status [flags]    show the credential in use, whose it is, when it expires
   plannr-mcp version                print the version
   plannr-mcp sandbox-api [--addr 127.0.0.1:0]
                                     serve the fake Plannr API alone, for tests
@@ -53,6 +57,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdTools(ctx, args, stdout, stderr, getenv)
 	case "call":
 		err = cmdCall(ctx, args, stdout, stderr, getenv)
+	case "login":
+		err = cmdLogin(ctx, args, stdout, stderr, getenv)
+	case "logout":
+		err = cmdLogout(ctx, args, stdout, stderr, getenv)
+	case "auth":
+		err = cmdAuth(ctx, args, stdout, stderr, getenv)
 	case "sandbox-api":
 		err = cmdSandboxAPI(ctx, args, stdout, stderr, getenv)
 	case "version":
@@ -69,7 +79,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 0
 	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
 		return 2
-	case errors.Is(err, errToolFailed):
+	case errors.Is(err, errToolFailed), errors.Is(err, errReported):
 		return 1
 	default:
 		fmt.Fprintln(stderr, "plannr-mcp:", err)

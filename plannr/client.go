@@ -169,7 +169,9 @@ func NewTransport() *http.Transport {
 
 // NewClient returns a client that authenticates every request with a bearer
 // token from ts. A Personal Access Token and an OAuth2 token take the same
-// path: wrap a PAT in oauth2.StaticTokenSource.
+// path: wrap a PAT in oauth2.StaticTokenSource. A source that also
+// implements ContextTokenSource or Refresher gets each request's context,
+// and a chance to replace a token Plannr rejects with 401.
 func NewClient(ts oauth2.TokenSource, opts ...Option) (*Client, error) {
 	if ts == nil {
 		return nil, errors.New("plannr: a token source is required")
@@ -215,7 +217,7 @@ func NewClient(ts oauth2.TokenSource, opts ...Option) (*Client, error) {
 	return &Client{
 		baseURL: strings.TrimRight(base.String(), "/"),
 		httpClient: &http.Client{
-			Transport: &oauth2.Transport{Source: credentialSource{ts}, Base: resilient},
+			Transport: &bearerTransport{source: ts, base: resilient},
 			// Plannr's API does not redirect; following one could carry the
 			// bearer token to another host.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -227,22 +229,6 @@ func NewClient(ts oauth2.TokenSource, opts ...Option) (*Client, error) {
 		clock:       cfg.clock,
 		listCache:   newListCache(cfg.listTTL),
 	}, nil
-}
-
-// credentialSource marks token failures so callers can tell "we have no
-// usable credential" from "the network failed".
-type credentialSource struct{ ts oauth2.TokenSource }
-
-func (s credentialSource) Token() (*oauth2.Token, error) {
-	t, err := s.ts.Token()
-	if err != nil {
-		var ce *CredentialError
-		if errors.As(err, &ce) {
-			return nil, err
-		}
-		return nil, &CredentialError{Err: err}
-	}
-	return t, nil
 }
 
 // ListOAuthConnections returns every OAuth2 connection of the account.
@@ -317,11 +303,11 @@ func decodeConnection(raw json.RawMessage) (*Connection, error) {
 }
 
 // ErrResponseTooLarge reports an answer larger than the client will read.
-var ErrResponseTooLarge = errors.New("plannr: response body too large")
+var ErrResponseTooLarge = errors.New("response body too large")
 
 // ErrMalformedResponse reports a successful answer whose body is not the
 // JSON the client expects: cut short, or not from Plannr's API at all.
-var ErrMalformedResponse = errors.New("plannr: answer is not the expected JSON")
+var ErrMalformedResponse = errors.New("answer is not the expected JSON")
 
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
 	if c.timeout > 0 {

@@ -85,6 +85,8 @@ type Server struct {
 	faults      []Fault
 	window      time.Time
 	windowCount map[string]int
+
+	oauth oauthServer
 }
 
 // Option configures a Server.
@@ -198,6 +200,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if strings.HasPrefix(r.URL.Path, "/oauth/") {
+		s.serveOAuth(w, r, body)
+		return
+	}
+
 	route, allowed := s.route(r.Method, r.URL.Path)
 	if route == nil {
 		if allowed == "" {
@@ -210,7 +217,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || !s.tokens[token] {
+	if !ok || !s.acceptsToken(token) {
 		writeJSON(w, http.StatusUnauthorized, message("Unauthenticated."))
 		return
 	}

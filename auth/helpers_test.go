@@ -1,0 +1,177 @@
+package auth
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/plannr-mcp/plannr-mcp/plannr"
+	"github.com/plannr-mcp/plannr-mcp/plannr/plannrtest"
+)
+
+const (
+	testClientID = "plannr-mcp-test-client"
+	testSecret   = "test-client-secret-8c1f"
+)
+
+// clock is a settable clock shared by a test, its sources and the fake.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock { return &clock{now: time.Date(2026, 6, 8, 12, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// logBuffer collects log output safely across goroutines.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func (l *logBuffer) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// env is a fake Plannr with an OAuth client, its clock, and a store.
+type env struct {
+	fake  *plannrtest.Server
+	url   string
+	clock *clock
+	store *Store
+	logs  *logBuffer
+}
+
+func newEnv(t *testing.T, opts ...plannrtest.Option) *env {
+	t.Helper()
+	return newEnvWithRedirect(t, "http://127.0.0.1:8765/callback", opts...)
+}
+
+func newEnvWithRedirect(t *testing.T, redirect string, opts ...plannrtest.Option) *env {
+	t.Helper()
+	c := newClock()
+	opts = append([]plannrtest.Option{
+		plannrtest.WithClock(c.Now),
+		plannrtest.WithRateLimit(0),
+		plannrtest.WithOAuthClient(plannrtest.OAuthClient{ID: testClientID, Secret: testSecret, RedirectURIs: []string{redirect}}),
+	}, opts...)
+	fake := plannrtest.New(opts...)
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	logs := &logBuffer{}
+	return &env{fake: fake, url: srv.URL, clock: c, store: NewStore(t.TempDir(), logs.logger()), logs: logs}
+}
+
+// login stores a login issued by the fake, as if the person had logged in now.
+func (e *env) login(t *testing.T) *Record {
+	t.Helper()
+	return e.loginInto(t, e.store)
+}
+
+func (e *env) loginInto(t *testing.T, store *Store) *Record {
+	t.Helper()
+	access, refresh, expiresIn, err := e.fake.IssueOAuthTokens(testClientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := e.clock.Now()
+	rec := &Record{
+		Version:       recordVersion,
+		BaseURL:       e.url,
+		ClientID:      testClientID,
+		ClientSecret:  testSecret,
+		AccessToken:   access,
+		TokenType:     "Bearer",
+		RefreshToken:  refresh,
+		Expiry:        now.Add(expiresIn),
+		IssuedAt:      now,
+		RefreshExpiry: now.Add(RefreshTokenLifetime),
+		LoggedInAt:    now,
+		User:          &User{Email: "adviser@harbourwealth.example"},
+	}
+	unlock, err := store.Lock(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	if err := store.Save(rec); err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
+func (e *env) source(store *Store) *Source {
+	return NewSource(store, SourceOptions{BaseURL: e.url, Now: e.clock.Now, Logger: e.logs.logger()})
+}
+
+func (e *env) client(t *testing.T, src *Source) *plannr.Client {
+	t.Helper()
+	c, err := plannr.NewClient(src, plannr.WithBaseURL(e.url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// stored returns the store's current login.
+func (e *env) stored(t *testing.T) *Record {
+	t.Helper()
+	rec, err := e.store.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
+// freeLoopbackURL returns a callback URL on a loopback port that was free a
+// moment ago.
+func freeLoopbackURL(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	return "http://127.0.0.1:" + strconv.Itoa(port) + "/callback"
+}
+
+// assertNoSecrets fails if text holds any of the secrets.
+func assertNoSecrets(t *testing.T, what, text string, secrets ...string) {
+	t.Helper()
+	for _, s := range secrets {
+		if s != "" && strings.Contains(text, s) {
+			t.Errorf("%s contains a secret (%.12s...):\n%s", what, s, text)
+		}
+	}
+}
