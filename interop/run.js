@@ -12,7 +12,8 @@
 // The last line of output is "N passed, M failed"; the exit status is 0 only
 // when every check passed.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -94,6 +95,7 @@ async function main() {
 
   const ctxBase = { suite, sdkVersion, inspectorVersion, bin: built?.bin, stderrs: [], negotiated: {} };
   let sandbox;
+  let home;
   try {
     if (built) {
       try {
@@ -104,7 +106,15 @@ async function main() {
       }
     }
     if (sandbox) {
-      const plannrEnv = { PLANNR_TOKEN: PLANNR_TOKEN, PLANNR_BASE_URL: sandbox.url };
+      // A home of their own, so that no login stored on this machine is
+      // seen or touched by the servers under test.
+      home = mkdtempSync(path.join(tmpdir(), 'plannr-mcp-interop-home-'));
+      const plannrEnv = {
+        PLANNR_TOKEN: PLANNR_TOKEN,
+        PLANNR_BASE_URL: sandbox.url,
+        HOME: home,
+        XDG_CONFIG_HOME: path.join(home, '.config'),
+      };
       const serverArgs = await optInFlags(built.bin);
       if (serverArgs.length) console.log(`server flags: ${serverArgs.join(' ')}`);
       for (const transport of transports) {
@@ -142,6 +152,7 @@ async function main() {
   } finally {
     await stopAll();
     built?.cleanup();
+    if (home) rmSync(home, { recursive: true, force: true });
   }
 
   const versions = Object.entries(ctxBase.negotiated).map(([who, v]) => `${who} → ${v}`);
