@@ -164,24 +164,34 @@ export async function edgeChecks(ctx) {
   }
 }
 
-// stdioDisconnect closes the server's stdin while a call waits on Plannr: the
-// server must exit by itself, with status 0, and abandon the request.
+// How long Plannr takes to answer while a stdio client disconnects: the
+// server may abandon the call or let it finish, but must then exit.
+const SLOW_PLANNR_MS = 1_500;
+
+// stdioDisconnect closes the server's stdin while a call waits on a slow
+// Plannr: the server must exit by itself, with status 0, once the call is
+// abandoned or done.
 async function stdioDisconnect(ctx) {
   const { suite, sandbox, target } = ctx;
   await suite.check('[stdio] a client that disconnects mid-call: the server exits cleanly', async () => {
-    await stallNextList(sandbox);
+    await sandbox.reset();
+    await sandbox.fault({ method: 'GET', path: CONNECTIONS, delay_ms: SLOW_PLANNR_MS, times: 1 });
     const raw = new RawStdio(target.bin, cleanEnv(target.env), target.args);
     ctx.stderrs.push({ get text() { return raw.stderr; } });
     try {
       await raw.initialize(LATEST_PROTOCOL_VERSION);
       raw.send({ id: 1, method: 'tools/call', params: LIST });
       await inFlight(sandbox);
+      const closed = Date.now();
       raw.closeStdin();
-      const { code, signal } = await withTimeout(exited(raw.child), 5_000, 'the server did not exit within 5 s of stdin closing');
+      const limit = SLOW_PLANNR_MS + 8_000;
+      const { code, signal } = await withTimeout(exited(raw.child), limit, `the server did not exit within ${limit} ms of stdin closing`);
+      const took = Date.now() - closed;
       assert.equal(signal, null, `the server died of ${signal}`);
       assert.equal(code, 0, `the server exited ${code}; stderr:\n${raw.stderr}`);
-      await abandoned(sandbox);
-      return 'exit status 0';
+      const [request] = (await sandbox.requests()).filter((r) => r.path === CONNECTIONS);
+      const answered = raw.messages.some((m) => m.id === 1);
+      return `exit status 0 after ${took} ms; Plannr request ${request.state}; the call was ${answered ? 'answered' : 'not answered'}`;
     } finally {
       raw.child.kill('SIGKILL');
     }
