@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/plannr-mcp/plannr-mcp/auth"
 	"github.com/plannr-mcp/plannr-mcp/plannr"
+	"github.com/plannr-mcp/plannr-mcp/tools"
 )
 
 // config is everything a command needs, from flags over environment variables.
@@ -29,6 +31,15 @@ type config struct {
 	attemptTimeout time.Duration
 	rateLimit      int // requests per minute; 0 turns client-side limiting off
 	listCacheTTL   time.Duration
+
+	// readOnly registers only the tools that change nothing; it wins over
+	// enableDelete and tools.
+	readOnly bool
+	// enableDelete registers delete_oauth_connection.
+	enableDelete bool
+	// tools, when not empty, are the only tools registered, comma-separated
+	// (a string keeps config comparable); see toolNames.
+	tools string
 }
 
 // Environment variables that configure the server; flags override them.
@@ -39,6 +50,8 @@ const (
 	envAccountUUID = "PLANNR_ACCOUNT_UUID"
 	envLogLevel    = "PLANNR_MCP_LOG_LEVEL"
 	envTimeout     = "PLANNR_TIMEOUT"
+	envReadOnly    = "PLANNR_MCP_READ_ONLY"
+	envTools       = "PLANNR_MCP_TOOLS"
 
 	// The OAuth2 login (see login.go).
 	envConfigDir        = "PLANNR_MCP_CONFIG_DIR"
@@ -78,8 +91,21 @@ func newFlagSet(name string, stderr io.Writer, getenv func(string) string) (*fla
 	fs.StringVar(&attemptTimeout, "attempt-timeout", attemptTimeout, "time limit for one attempt, after which it is retried; 0 leaves only --timeout (env "+envAttemptTimeout+")")
 	fs.StringVar(&rateLimit, "rate-limit", rateLimit, "most requests per minute to send Plannr; 0 turns client-side limiting off (env "+envRateLimit+")")
 	fs.StringVar(&listCacheTTL, "list-cache-ttl", listCacheTTL, "how long to reuse a list of connections, such as 5s; 0 turns caching off (env "+envListCacheTTL+")")
+	readOnly, readOnlyErr := strconv.ParseBool(envOr(getenv, envReadOnly, "false"))
+	fs.BoolVar(&cfg.readOnly, "read-only", readOnly, "serve only the tools that change nothing; wins over --enable-delete and --tools (env "+envReadOnly+")")
+	fs.BoolVar(&cfg.enableDelete, "enable-delete", false, "serve "+tools.DeleteToolName+", which is off without this flag")
+	toolList := getenv(envTools)
+	fs.StringVar(&toolList, "tools", toolList, "comma-separated names of the only tools to serve, e.g. "+tools.ListToolName+" (env "+envTools+")")
 	fs.StringVar(&cfg.configDir, "config-dir", getenv(envConfigDir), "directory of the stored OAuth2 login (env "+envConfigDir+"; default plannr-mcp in the user's configuration directory)")
 	return fs, func() (*config, error) {
+		if readOnlyErr != nil {
+			return nil, fmt.Errorf("%s %q: use true or false", envReadOnly, getenv(envReadOnly))
+		}
+		names, err := parseToolList(toolList, cfg.readOnly, cfg.enableDelete)
+		if err != nil {
+			return nil, err
+		}
+		cfg.tools = strings.Join(names, ",")
 		if err := cfg.logLevel.UnmarshalText([]byte(logLevel)); err != nil {
 			return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", logLevel)
 		}
@@ -102,6 +128,35 @@ func newFlagSet(name string, stderr io.Writer, getenv func(string) string) (*fla
 		}
 		return cfg, nil
 	}
+}
+
+// toolNames returns the tools --tools selected; none means every tool.
+func (c *config) toolNames() []string {
+	if c.tools == "" {
+		return nil
+	}
+	return strings.Split(c.tools, ",")
+}
+
+// parseToolList reads --tools: every name must be a tool, and the delete
+// tool may be named only when it is enabled (or read-only mode drops it anyway).
+func parseToolList(list string, readOnly, enableDelete bool) ([]string, error) {
+	var names []string
+	for name := range strings.SplitSeq(list, ",") {
+		if name = strings.TrimSpace(name); name != "" && !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	if strings.TrimSpace(list) != "" && len(names) == 0 {
+		return nil, fmt.Errorf("--tools %q names no tool; the tools are %s", list, strings.Join(tools.ToolNames(), ", "))
+	}
+	if err := tools.CheckToolNames(names); err != nil {
+		return nil, fmt.Errorf("--tools: %w", err)
+	}
+	if slices.Contains(names, tools.DeleteToolName) && !enableDelete && !readOnly {
+		return nil, fmt.Errorf("--tools names %s, which is off unless --enable-delete is also given", tools.DeleteToolName)
+	}
+	return names, nil
 }
 
 func envOr(getenv func(string) string, key, fallback string) string {
@@ -138,6 +193,18 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 // carries protocol messages and nothing else.
 func newLogger(stderr io.Writer, level slog.Level) *slog.Logger {
 	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// parseFlags parses a command line of flags only and finishes the config.
+func parseFlags(fs *flag.FlagSet, args []string, finish func() (*config, error)) (*config, error) {
+	rest, err := parseArgs(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(rest) > 0 {
+		return nil, unexpectedArgs(rest)
+	}
+	return finish()
 }
 
 func unexpectedArgs(args []string) error {

@@ -72,7 +72,7 @@ func TestCallWithResilienceFlags(t *testing.T) {
 	if code := run(t.Context(), args, strings.NewReader(""), &stdout, &stderr, func(string) string { return "" }); code != 0 {
 		t.Fatalf("exit code %d; stderr:\n%s", code, stderr.String())
 	}
-	if !strings.Contains(stdout.String(), "6 OAuth connections") {
+	if !strings.Contains(stdout.String(), "6 connections") {
 		t.Errorf("stdout lacks the sandbox's connections:\n%s", stdout.String())
 	}
 }

@@ -101,11 +101,18 @@ func baseEnv(t *testing.T) []string {
 // official Go SDK client to it over stdio.
 func connectStdio(t *testing.T, env []string, protocolVersion string, args ...string) (*sdk.ClientSession, *syncBuffer) {
 	t.Helper()
+	return connectStdioWith(t, env, protocolVersion, nil, args...)
+}
+
+// connectStdioWith is connectStdio with client options, such as an
+// elicitation handler.
+func connectStdioWith(t *testing.T, env []string, protocolVersion string, opts *sdk.ClientOptions, args ...string) (*sdk.ClientSession, *syncBuffer) {
+	t.Helper()
 	cmd := exec.Command(binary(t), args...)
 	cmd.Env = env
 	stderr := &syncBuffer{}
 	cmd.Stderr = stderr
-	client := sdk.NewClient(&sdk.Implementation{Name: "e2e-test", Version: "1"}, nil)
+	client := sdk.NewClient(&sdk.Implementation{Name: "e2e-test", Version: "1"}, opts)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	session, err := client.Connect(ctx, &sdk.CommandTransport{Command: cmd}, &sdk.ClientSessionOptions{ProtocolVersion: protocolVersion})

@@ -31,14 +31,7 @@ func cmdLogin(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		"loopback redirect URL registered with Plannr for the client (env "+envRedirectURL+")")
 	noBrowser := fs.Bool("no-browser", false, "only print the login URL; do not open a browser")
 	wait := fs.Duration("login-timeout", auth.DefaultLoginTimeout, "how long to wait for the login to be completed in the browser")
-	rest, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(rest) > 0 {
-		return unexpectedArgs(rest)
-	}
-	cfg, err := finish()
+	cfg, err := parseFlags(fs, args, finish)
 	if err != nil {
 		return err
 	}
@@ -162,14 +155,7 @@ func printable(s string) string {
 // cmdLogout removes the stored login.
 func cmdLogout(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	fs, finish := newFlagSet("plannr-mcp logout", stderr, getenv)
-	rest, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(rest) > 0 {
-		return unexpectedArgs(rest)
-	}
-	cfg, err := finish()
+	cfg, err := parseFlags(fs, args, finish)
 	if err != nil {
 		return err
 	}
@@ -213,14 +199,7 @@ func cmdAuth(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 func cmdAuthStatus(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	fs, finish := newFlagSet("plannr-mcp auth status", stderr, getenv)
 	offline := fs.Bool("offline", false, "only read the local configuration; do not ask Plannr")
-	rest, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(rest) > 0 {
-		return unexpectedArgs(rest)
-	}
-	cfg, err := finish()
+	cfg, err := parseFlags(fs, args, finish)
 	if err != nil {
 		return err
 	}

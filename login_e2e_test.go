@@ -41,7 +41,7 @@ func (w *loginWorld) runLogin(t *testing.T, tamper func(string) string) loginRun
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary(t), "login", "--no-browser", "--login-timeout", "45s")
 	cmd.Env = w.environ()
-	var stderr lockedBuffer
+	var stderr syncBuffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -99,13 +99,13 @@ func (w *loginWorld) runLogin(t *testing.T, tamper func(string) string) loginRun
 // mcpServer is one running `plannr-mcp serve` process with an MCP client.
 type mcpServer struct {
 	client *client.Client
-	stderr *lockedBuffer
+	stderr *syncBuffer
 }
 
 // startServer launches the binary as an MCP client would.
 func (w *loginWorld) startServer(t *testing.T) *mcpServer {
 	t.Helper()
-	stderr := &lockedBuffer{}
+	stderr := &syncBuffer{}
 	bin := binary(t)
 	c, err := client.NewStdioMCPClientWithOptions(bin, w.environ(), nil,
 		transport.WithCommandFunc(func(ctx context.Context, command string, env, args []string) (*exec.Cmd, error) {
@@ -216,7 +216,7 @@ func (w *loginWorld) runCLIBinary(t *testing.T, args ...string) (int, string, st
 	t.Helper()
 	cmd := exec.Command(binary(t), args...)
 	cmd.Env = w.environ()
-	var stdout, stderr lockedBuffer
+	var stdout, stderr syncBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	var exitErr *exec.ExitError

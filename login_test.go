@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
@@ -10,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -142,28 +140,10 @@ func freeCallbackURL(t *testing.T) string {
 	return "http://127.0.0.1:" + strconv.Itoa(port) + "/callback"
 }
 
-// lockedBuffer is a bytes.Buffer that a process's output and a test share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // runInProcess runs plannr-mcp's run with this world's environment.
 func (w *loginWorld) runInProcess(t *testing.T, args []string, extra ...string) (int, string, string) {
 	t.Helper()
-	var stdout, stderr lockedBuffer
+	var stdout, stderr syncBuffer
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	code := run(ctx, args, strings.NewReader(""), &stdout, &stderr, w.getenv(extra...))
@@ -207,7 +187,7 @@ func TestCredentialPrecedence(t *testing.T) {
 				w.seed(t)
 			}
 			cfg := &config{baseURL: w.url, configDir: w.configDir, tokenFile: tt.tokenFile, timeout: time.Second}
-			var logs lockedBuffer
+			var logs syncBuffer
 			cred, err := selectCredential(cfg, w.getenv(tt.extra...), slog.New(slog.NewTextHandler(&logs, nil)))
 			if err != nil {
 				t.Fatal(err)

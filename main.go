@@ -25,6 +25,7 @@ Usage:
                                     plannr-mcp server of yours on this machine uses the login
   plannr-mcp logout [flags]         remove the stored login
   plannr-mcp auth status [flags]    show the credential in use, whose it is, when it expires
+  plannr-mcp accounts [flags]       list the accounts the token can act for, to set PLANNR_ACCOUNT_UUID
   plannr-mcp version                print the version
   plannr-mcp sandbox-api [--addr 127.0.0.1:0]
                                     serve the fake Plannr API alone, for tests
@@ -63,6 +64,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdLogout(ctx, args, stdout, stderr, getenv)
 	case "auth":
 		err = cmdAuth(ctx, args, stdout, stderr, getenv)
+	case "accounts":
+		err = cmdAccounts(ctx, args, stdout, stderr, getenv)
 	case "sandbox-api":
 		err = cmdSandboxAPI(ctx, args, stdout, stderr, getenv)
 	case "version":

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/mark3labs/mcp-go/server"
@@ -99,6 +101,8 @@ const sandboxInstructions = "SANDBOX MODE: this server is connected to a built-i
 type app struct {
 	toolset *tools.Toolset
 	mcp     *server.MCPServer
+	api     toolsAPI
+	account string // the configured account uuid, if any
 	logger  *slog.Logger
 	close   func()
 }
@@ -142,13 +146,64 @@ func newApp(cfg *config, stderr io.Writer, getenv func(string) string) (*app, er
 		closeFn()
 		return nil, err
 	}
-	toolset := tools.NewToolset(client, tools.Options{CredentialHelp: cred.help, Logger: logger})
+	api := toolsAPI{Client: client, logins: client.WithoutAccount()}
+	toolset := tools.NewToolset(api, tools.Options{
+		CredentialHelp: cred.help,
+		Logger:         logger,
+		EnableDelete:   cfg.enableDelete,
+		ReadOnly:       cfg.readOnly,
+		Tools:          cfg.toolNames(),
+		AccountUUID:    cfg.accountUUID,
+	})
+	logToolSelection(logger, cfg, toolset)
 	return &app{
 		toolset: toolset,
 		mcp:     toolset.NewServer(tools.ServerConfig{Version: version(), Instructions: instructions}),
+		api:     api,
+		account: cfg.accountUUID,
 		logger:  logger,
 		close:   closeFn,
 	}, nil
+}
+
+// toolsAPI is the Plannr client the tools use. Logins are listed without
+// the account header: that endpoint takes only the bearer token, and a
+// person looks their accounts up precisely when the configured one is wrong.
+type toolsAPI struct {
+	*plannr.Client
+	logins *plannr.Client
+}
+
+// ListLogins lists the logins without the account header.
+func (a toolsAPI) ListLogins(ctx context.Context) ([]plannr.Login, error) {
+	return a.logins.ListLogins(ctx)
+}
+
+// logToolSelection says which tools are served and warns when read-only
+// mode dropped a tool that other flags asked for.
+func logToolSelection(logger *slog.Logger, cfg *config, toolset *tools.Toolset) {
+	var served []string
+	for _, tool := range toolset.Tools() {
+		served = append(served, tool.Definition.Name)
+	}
+	if cfg.readOnly {
+		var dropped []string
+		for _, name := range cfg.toolNames() {
+			if !slices.Contains(served, name) {
+				dropped = append(dropped, name)
+			}
+		}
+		if cfg.enableDelete && !slices.Contains(dropped, tools.DeleteToolName) {
+			dropped = append(dropped, tools.DeleteToolName)
+		}
+		if len(dropped) > 0 {
+			logger.Warn("read-only mode: not serving tools that change data", "dropped", strings.Join(dropped, ","))
+		}
+	}
+	if len(served) == 0 {
+		logger.Warn("no tools are served: --read-only left none of the tools named by --tools")
+	}
+	logger.Info("tools served", "tools", strings.Join(served, ","), "read_only", cfg.readOnly)
 }
 
 // startSandbox serves the fake Plannr on a loopback port for this process.

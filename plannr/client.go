@@ -459,3 +459,12 @@ func snippet(b []byte, n int) string {
 	}
 	return sb.String()
 }
+
+// WithoutAccount returns a client like c that sends no X-PLANNR-ACCOUNT-UUID
+// header, for endpoints such as /api/v1/logins that take only the bearer
+// token and must work while the configured account is wrong.
+func (c *Client) WithoutAccount() *Client {
+	cp := *c
+	cp.accountUUID = ""
+	return &cp
+}

@@ -26,9 +26,10 @@ type ConnectionOutput struct {
 	Provider                ProviderOutput `json:"provider" jsonschema:"required"`
 	CreatedAt               string         `json:"created_at" jsonschema:"required" jsonschema_description:"RFC 3339, UTC."`
 	UpdatedAt               string         `json:"updated_at" jsonschema:"required" jsonschema_description:"RFC 3339, UTC."`
-	AccessTokenExpiresAt    *string        `json:"access_token_expires_at" jsonschema:"required,oneof_type=string;null" jsonschema_description:"When the access token expires (RFC 3339, UTC); null means it never expires."`
-	RefreshTokenExpiresAt   *string        `json:"refresh_token_expires_at" jsonschema:"required,oneof_type=string;null" jsonschema_description:"When the refresh token expires (RFC 3339, UTC); null means it never expires. Once it has expired the connection stops working until a person re-authorizes it."`
+	AccessTokenExpiresAt    *string        `json:"access_token_expires_at" jsonschema:"required,oneof_type=string;null" jsonschema_description:"RFC 3339, UTC; null = never expires."`
+	RefreshTokenExpiresAt   *string        `json:"refresh_token_expires_at" jsonschema:"required,oneof_type=string;null" jsonschema_description:"RFC 3339, UTC; null = never expires. Once expired, the connection is broken until a person re-authorizes it."`
 	RefreshAuthorizationURL string         `json:"refresh_authorization_url" jsonschema:"required" jsonschema_description:"Page a person opens in a browser to re-authorize the connection."`
+	Health                  HealthOutput   `json:"health" jsonschema:"required"`
 }
 
 func formatTime(t time.Time) string {
@@ -46,7 +47,7 @@ func formatExpiry(t *time.Time) *string {
 	return &s
 }
 
-func newConnectionOutput(c plannr.Connection) ConnectionOutput {
+func newConnectionOutput(c plannr.Connection, h HealthOutput) ConnectionOutput {
 	return ConnectionOutput{
 		UUID:                    c.UUID,
 		Label:                   c.Label,
@@ -56,67 +57,8 @@ func newConnectionOutput(c plannr.Connection) ConnectionOutput {
 		AccessTokenExpiresAt:    formatExpiry(c.AccessTokenExpiresAt),
 		RefreshTokenExpiresAt:   formatExpiry(c.RefreshTokenExpiresAt),
 		RefreshAuthorizationURL: c.RefreshAuthorizationURL,
+		Health:                  h,
 	}
-}
-
-// ListInput takes no arguments.
-type ListInput struct{}
-
-// ListOutput is the result of list_oauth_connections.
-type ListOutput struct {
-	Connections []ConnectionOutput `json:"connections" jsonschema:"required"`
-	Count       int                `json:"count" jsonschema:"required" jsonschema_description:"Number of connections returned."`
-}
-
-const listDescription = `List the Plannr account's OAuth2 connections to third-party platforms (such as Fundment or Transact): each one's uuid, label, provider, when its access and refresh tokens expire, and the URL a person opens to re-authorize it.
-Use it to see which integrations are connected, expired or about to expire, and to find the uuid that other tools need.
-A null expiry means that token never expires. An expired access token is normal (it is refreshed automatically); an expired refresh token means the connection is broken until a person opens refresh_authorization_url.`
-
-func (t *Toolset) listTool() Tool {
-	return Tool{
-		Definition: mcp.Tool{
-			Name:            "list_oauth_connections",
-			Title:           "List OAuth connections",
-			Description:     listDescription,
-			RawInputSchema:  schemaFor[ListInput](),
-			RawOutputSchema: schemaFor[ListOutput](),
-			Annotations: mcp.ToolAnnotation{
-				Title:           "List OAuth connections",
-				ReadOnlyHint:    mcp.ToBoolPtr(true),
-				DestructiveHint: mcp.ToBoolPtr(false),
-				IdempotentHint:  mcp.ToBoolPtr(true),
-				OpenWorldHint:   mcp.ToBoolPtr(true),
-			},
-		},
-		ReadOnly: true,
-		Handler:  t.list,
-	}
-}
-
-func (t *Toolset) list(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	if _, err := decodeArguments[ListInput](req); err != nil {
-		return t.errorResult(err, ""), nil
-	}
-	conns, err := t.api.ListOAuthConnections(ctx)
-	if err != nil {
-		return t.errorResult(err, ""), nil
-	}
-	out := ListOutput{Connections: make([]ConnectionOutput, len(conns)), Count: len(conns)}
-	now := t.now()
-	var text strings.Builder
-	switch len(conns) {
-	case 0:
-		text.WriteString("The account has no OAuth connections.")
-	case 1:
-		text.WriteString("1 OAuth connection. " + labelNotice + "\n")
-	default:
-		fmt.Fprintf(&text, "%d OAuth connections. %s\n", len(conns), labelNotice)
-	}
-	for i, c := range conns {
-		out.Connections[i] = newConnectionOutput(c)
-		fmt.Fprintf(&text, "%d. %s\n", i+1, connectionLine(c, now))
-	}
-	return structuredResult(out, strings.TrimRight(text.String(), "\n")), nil
 }
 
 // RenameInput is the arguments of rename_oauth_connection.
@@ -130,7 +72,7 @@ const renameDescription = `Rename one OAuth2 connection: set its label, the name
 func (t *Toolset) renameTool() Tool {
 	return Tool{
 		Definition: mcp.Tool{
-			Name:            "rename_oauth_connection",
+			Name:            RenameToolName,
 			Title:           "Rename an OAuth connection",
 			Description:     renameDescription,
 			RawInputSchema:  schemaFor[RenameInput](),
@@ -181,8 +123,10 @@ func (t *Toolset) rename(ctx context.Context, req mcp.CallToolRequest) (*mcp.Cal
 	if err != nil {
 		return t.errorResult(err, in.UUID), nil
 	}
-	text := fmt.Sprintf("Renamed the connection to %s.\n%s", cleanLabel(conn.Label), connectionLine(*conn, t.now()))
-	return structuredResult(newConnectionOutput(*conn), text), nil
+	now := t.now()
+	health := connectionHealth(*conn, now, DefaultExpiringWithinDays)
+	text := fmt.Sprintf("Renamed the connection to %s.\n%s", cleanLabel(conn.Label), connectionLine(*conn, health, now))
+	return structuredResult(newConnectionOutput(*conn, health), text), nil
 }
 
 func truncate(s string, n int) string {

@@ -76,8 +76,11 @@ func (t *Toolset) describeAPIError(e *plannr.ErrorResponse, uuid string) string 
 	switch code := e.StatusCode; {
 	case code == http.StatusUnauthorized:
 		return join("Plannr rejected the credential (401 Unauthenticated): the token is missing, wrong, expired or revoked.", t.opts.CredentialHelp)
+	case (code == http.StatusBadRequest || code == http.StatusForbidden || code == http.StatusUnprocessableEntity) &&
+		strings.Contains(strings.ToLower(e.Message), "account"):
+		return fmt.Sprintf("Plannr needs a valid account to act for (%d %s).%s %s", code, http.StatusText(code), quoted, AccountsCommandHint)
 	case code == http.StatusForbidden:
-		return "Plannr refused this action (403 Forbidden): the signed-in user may not manage this account's connections, or the configured account uuid (PLANNR_ACCOUNT_UUID) is not one of theirs." + quoted
+		return "Plannr refused this action (403 Forbidden): the signed-in user may not manage this account's connections, or the configured account uuid (PLANNR_ACCOUNT_UUID) is not one of theirs." + quoted + " " + AccountsCommandHint
 	case code == http.StatusNotFound && strings.Contains(e.Message, "route"):
 		return "Plannr does not know this endpoint (404): the configured base URL (PLANNR_BASE_URL) is probably wrong." + quoted
 	case code == http.StatusNotFound && uuid != "":

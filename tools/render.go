@@ -15,9 +15,15 @@ import (
 // removed and runs of white space folded, then the label is quoted so it
 // reads as data.
 func cleanLabel(label string) string {
+	return strconv.Quote(cleanText(label))
+}
+
+// cleanText removes control and invisible formatting characters from s and
+// folds runs of white space into one space, without quoting.
+func cleanText(s string) string {
 	var b strings.Builder
 	space := false
-	for _, r := range label {
+	for _, r := range s {
 		switch {
 		case unicode.IsSpace(r):
 			space = true
@@ -31,32 +37,62 @@ func cleanLabel(label string) string {
 		space = false
 		b.WriteRune(r)
 	}
-	return strconv.Quote(b.String())
+	return b.String()
 }
 
-// describeExpiry says in a few words when a token expires, relative to now.
-func describeExpiry(kind string, at *time.Time, now time.Time) string {
+// providerName is the provider's display name, or its machine name.
+func providerName(c plannr.Connection) string {
+	if c.Provider.Label != "" {
+		return cleanText(c.Provider.Label)
+	}
+	return cleanText(c.Provider.Name)
+}
+
+// describeHealth says in a few words how a connection stands: whether it
+// works, when its refresh token expires (the expiry that matters), and
+// where to fix it if it must be.
+func describeHealth(c plannr.Connection, h HealthOutput, now time.Time) string {
+	at := c.RefreshTokenExpiresAt
+	switch h.Status {
+	case StatusNeedsReauthorization:
+		return fmt.Sprintf("NEEDS RE-AUTHORIZATION: expired %s (%s); re-authorize: %s",
+			at.UTC().Format(time.DateOnly), daysAgo(now.Sub(*at)), c.RefreshAuthorizationURL)
+	case StatusExpiring:
+		return fmt.Sprintf("EXPIRING: expires %s (%s); re-authorize: %s",
+			at.UTC().Format(time.DateOnly), inDays(*h.RefreshToken.DaysLeft), c.RefreshAuthorizationURL)
+	}
 	if at == nil {
-		return kind + " never expires"
+		return "healthy, never expires"
 	}
-	date := at.UTC().Format("2006-01-02 15:04 UTC")
-	if !at.After(now) {
-		return fmt.Sprintf("%s expired %s", kind, date)
-	}
-	return fmt.Sprintf("%s expires %s", kind, date)
+	return fmt.Sprintf("healthy, expires %s (%s)", at.UTC().Format(time.DateOnly), inDays(*h.RefreshToken.DaysLeft))
 }
 
-// connectionLine renders one connection on one line for the model.
-func connectionLine(c plannr.Connection, now time.Time) string {
-	provider := c.Provider.Label
-	if provider == "" {
-		provider = c.Provider.Name
+func inDays(days int) string {
+	switch days {
+	case 0:
+		return "in under a day"
+	case 1:
+		return "in 1 day"
+	default:
+		return fmt.Sprintf("in %d days", days)
 	}
-	return fmt.Sprintf("%s · %s · %s; %s · uuid %s",
-		cleanLabel(c.Label), provider,
-		describeExpiry("access token", c.AccessTokenExpiresAt, now),
-		describeExpiry("refresh token", c.RefreshTokenExpiresAt, now),
-		c.UUID)
+}
+
+func daysAgo(elapsed time.Duration) string {
+	switch days := daysLeft(elapsed); days {
+	case 0:
+		return "under a day ago"
+	case 1:
+		return "1 day ago"
+	default:
+		return fmt.Sprintf("%d days ago", days)
+	}
+}
+
+// connectionLine renders one connection on one line for the model: label,
+// provider, health and uuid.
+func connectionLine(c plannr.Connection, h HealthOutput, now time.Time) string {
+	return fmt.Sprintf("%s · %s · %s · uuid %s", cleanLabel(c.Label), providerName(c), describeHealth(c, h, now), c.UUID)
 }
 
 // labelNotice reminds the model that labels are data.

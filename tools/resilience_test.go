@@ -118,7 +118,7 @@ func TestToolCallsUnderFaults(t *testing.T) {
 	retryAfter := func(v string) http.Header { return http.Header{"Retry-After": {v}} }
 	listArgs := map[string]any{}
 	renameArgs := map[string]any{"uuid": faultUUID, "label": "Fundment (main)"}
-	const listed = "^6 OAuth connections\\. "
+	const listed = "^6 connections, "
 
 	tests := []struct {
 		name      string

@@ -158,8 +158,10 @@ func TestListRendersLabelsAsData(t *testing.T) {
 		t.Errorf("count %d, %d connections", out.Count, len(out.Connections))
 	}
 	for _, line := range []string{
-		`"My Fundment Account 1" · Fundment · access token expired 2026-11-23 10:00 UTC; refresh token expires 2027-09-19 12:00 UTC · uuid 8ef67ca5-483a-4dfa-bfb9-ea282aa4ff2c`,
-		`"Transact platform" · Transact · access token never expires; refresh token never expires · uuid 3c2b1a09-8f7e-4d6c-a5b4-c3d2e1f0a9b8`,
+		`1. "Nucleus (old login)" · Nucleus · NEEDS RE-AUTHORIZATION: expired 2026-11-20 (3 days ago); re-authorize: https://api.plannrcrm.com/oauth/nucleus/authorize/7d6c5b4a-3e2f-4a1b-8c9d-0e1f2a3b4c5d · uuid 7d6c5b4a-3e2f-4a1b-8c9d-0e1f2a3b4c5d`,
+		`2. "Fundment - J. Smith (adviser)" · Fundment · EXPIRING: expires 2026-11-28 (in 5 days); re-authorize: https://api.plannrcrm.com/oauth/fundment/authorize/0b96d72c-d9de-40fb-9beb-de30a48c0160 · uuid 0b96d72c-d9de-40fb-9beb-de30a48c0160`,
+		`4. "My Fundment Account 1" · Fundment · healthy, expires 2027-09-19 (in 300 days) · uuid 8ef67ca5-483a-4dfa-bfb9-ea282aa4ff2c`,
+		`6. "Transact platform" · Transact · healthy, never expires · uuid 3c2b1a09-8f7e-4d6c-a5b4-c3d2e1f0a9b8`,
 	} {
 		if !strings.Contains(got, line) {
 			t.Errorf("text lacks line %q:\n%s", line, got)

@@ -5,7 +5,12 @@ package tools
 
 import (
 	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -19,6 +24,7 @@ type API interface {
 	ListOAuthConnections(ctx context.Context) ([]plannr.Connection, error)
 	RenameOAuthConnection(ctx context.Context, uuid, label string) (*plannr.Connection, error)
 	DeleteOAuthConnection(ctx context.Context, uuid string) error
+	ListLogins(ctx context.Context) ([]plannr.Login, error)
 }
 
 // Options configures the toolset.
@@ -30,6 +36,48 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives one line per tool call; nil discards.
 	Logger *slog.Logger
+	// EnableDelete registers delete_oauth_connection, which is off by default.
+	EnableDelete bool
+	// ReadOnly registers only the tools that change nothing. It wins over
+	// EnableDelete and Tools.
+	ReadOnly bool
+	// Tools, when not empty, registers only the tools named, still subject to
+	// EnableDelete and ReadOnly. Check the names with CheckToolNames first:
+	// here an unknown name matches nothing.
+	Tools []string
+	// AccountUUID is the account the Plannr client acts for, if one is
+	// configured; list_plannr_accounts marks it.
+	AccountUUID string
+}
+
+// Tool names.
+const (
+	// ListToolName lists connections with their health.
+	ListToolName = "list_oauth_connections"
+	// RenameToolName renames a connection.
+	RenameToolName = "rename_oauth_connection"
+	// DeleteToolName deletes a connection; it is registered only with EnableDelete.
+	DeleteToolName = "delete_oauth_connection"
+)
+
+// ToolNames returns the name of every tool the package can serve, whether
+// or not the current options register it.
+func ToolNames() []string {
+	return []string{ListToolName, AccountsToolName, RenameToolName, DeleteToolName}
+}
+
+// ErrUnknownTool reports a tool name the package does not know.
+var ErrUnknownTool = errors.New("unknown tool")
+
+// CheckToolNames reports the first name that is not a tool, with the list of
+// the tools there are.
+func CheckToolNames(names []string) error {
+	for _, name := range names {
+		if !slices.Contains(ToolNames(), name) {
+			return fmt.Errorf("%w %q; the tools are %s", ErrUnknownTool, name, strings.Join(ToolNames(), ", "))
+		}
+	}
+	return nil
 }
 
 // Tool is one tool's definition and handler.
@@ -42,14 +90,18 @@ type Tool struct {
 	ReadOnly bool
 }
 
-// Toolset holds every tool, bound to one Plannr API.
+// Toolset holds the selected tools, bound to one Plannr API.
 type Toolset struct {
 	api   API
 	opts  Options
 	tools []Tool
+	// stateKey authenticates the state a confirmation carries through the
+	// client; it is random per Toolset.
+	stateKey []byte
 }
 
-// NewToolset builds every tool; their schemas are generated here, once.
+// NewToolset builds the tools the options select; their schemas are
+// generated here, once.
 func NewToolset(api API, opts Options) *Toolset {
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -57,13 +109,39 @@ func NewToolset(api API, opts Options) *Toolset {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	t := &Toolset{api: api, opts: opts}
-	t.tools = []Tool{t.listTool(), t.renameTool()}
+	t := &Toolset{api: api, opts: opts, stateKey: make([]byte, 32)}
+	// crypto/rand.Read never fails; it crashes the program if the system
+	// cannot supply randomness.
+	_, _ = rand.Read(t.stateKey)
+	for _, tool := range []Tool{t.listTool(), t.accountsTool(), t.renameTool(), t.deleteTool()} {
+		if t.selected(tool) {
+			t.tools = append(t.tools, tool)
+		}
+	}
 	return t
 }
 
-// Tools returns every tool in a stable order.
+// selected reports whether the options register tool.
+func (t *Toolset) selected(tool Tool) bool {
+	name := tool.Definition.Name
+	switch {
+	case t.opts.ReadOnly && !tool.ReadOnly:
+		return false
+	case name == DeleteToolName && !t.opts.EnableDelete:
+		return false
+	case len(t.opts.Tools) > 0 && !slices.Contains(t.opts.Tools, name):
+		return false
+	}
+	return true
+}
+
+// Tools returns the selected tools in a stable order.
 func (t *Toolset) Tools() []Tool { return t.tools }
+
+// has reports whether the tool named is registered.
+func (t *Toolset) has(name string) bool {
+	return slices.ContainsFunc(t.tools, func(tool Tool) bool { return tool.Definition.Name == name })
+}
 
 func (t *Toolset) now() time.Time { return t.opts.Now() }
 
@@ -87,6 +165,8 @@ func (t *Toolset) NewServer(cfg ServerConfig) *server.MCPServer {
 	s := server.NewMCPServer("plannr-mcp", cfg.Version,
 		server.WithTitle("Plannr OAuth connections"),
 		server.WithToolCapabilities(false),
+		server.WithResourceCapabilities(false, false),
+		server.WithPromptCapabilities(false),
 		server.WithInstructions(instructions),
 		server.WithRecovery(),
 		server.WithToolHandlerMiddleware(t.logCalls),
@@ -96,6 +176,8 @@ func (t *Toolset) NewServer(cfg ServerConfig) *server.MCPServer {
 		serverTools[i] = server.ServerTool{Tool: tool.Definition, Handler: tool.Handler}
 	}
 	s.AddTools(serverTools...)
+	s.AddResources(t.connectionsResource())
+	s.AddPrompts(t.healthReportPrompt())
 	return s
 }
 

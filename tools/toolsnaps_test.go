@@ -11,7 +11,7 @@ import (
 // file, so that a change to a name, description, annotation or schema is
 // always deliberate. Regenerate with UPDATE_TOOLSNAPS=true go test ./tools/.
 func TestToolSnapshots(t *testing.T) {
-	ts := NewToolset(nil, Options{})
+	ts := NewToolset(nil, Options{EnableDelete: true})
 	seen := map[string]bool{}
 	for _, tool := range ts.Tools() {
 		name := tool.Definition.Name

@@ -1,0 +1,187 @@
+package tools
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/plannr-mcp/plannr-mcp/plannr"
+)
+
+// ListOutput is the result of list_oauth_connections.
+type ListOutput struct {
+	Connections        []ConnectionOutput `json:"connections" jsonschema:"required"`
+	Count              int                `json:"count" jsonschema:"required" jsonschema_description:"Connections in this answer."`
+	Total              int                `json:"total" jsonschema:"required" jsonschema_description:"Connections matching the filters, in all pages."`
+	ByStatus           StatusCounts       `json:"by_status" jsonschema:"required"`
+	NextCursor         *string            `json:"next_cursor" jsonschema:"required,oneof_type=string;null" jsonschema_description:"Pass as cursor for the next page; null on the last page."`
+	ExpiringWithinDays int                `json:"expiring_within_days" jsonschema:"required"`
+	AsOf               string             `json:"as_of" jsonschema:"required,format=date-time"`
+}
+
+const listDescription = `List the Plannr account's OAuth2 connections to third-party platforms (such as Fundment or Transact) with their health, filtered and paged in the server.
+Each has a uuid (other tools take it), label, provider, token expiries and health: status needs_reauthorization (refresh token expired: broken until a person opens refresh_authorization_url), expiring (refresh token expires within expiring_within_days) or healthy. An expired access token alone is normal; it is refreshed automatically.
+With no arguments: the 25 soonest to expire. total says how many matched; use next_cursor to page.`
+
+func (t *Toolset) listTool() Tool {
+	return Tool{
+		Definition: mcp.Tool{
+			Name:            ListToolName,
+			Title:           "List OAuth connections",
+			Description:     listDescription,
+			RawInputSchema:  schemaFor[ListInput](),
+			RawOutputSchema: schemaFor[ListOutput](),
+			Annotations: mcp.ToolAnnotation{
+				Title:           "List OAuth connections",
+				ReadOnlyHint:    mcp.ToBoolPtr(true),
+				DestructiveHint: mcp.ToBoolPtr(false),
+				IdempotentHint:  mcp.ToBoolPtr(true),
+				OpenWorldHint:   mcp.ToBoolPtr(true),
+			},
+		},
+		ReadOnly: true,
+		Handler:  t.list,
+	}
+}
+
+func (t *Toolset) list(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	in, err := decodeArguments[ListInput](req)
+	if err != nil {
+		return t.errorResult(err, ""), nil
+	}
+	q, after, err := parseListInput(in)
+	if err != nil {
+		return t.errorResult(err, ""), nil
+	}
+	conns, err := t.api.ListOAuthConnections(ctx)
+	if err != nil {
+		return t.errorResult(err, ""), nil
+	}
+	now := t.now()
+	p := selectPage(conns, q, after, now)
+	out := newListOutput(p, q, now)
+	var next string
+	if p.next != nil {
+		next = encodeCursor(listCursor{Version: cursorVersion, Query: q, After: *p.next})
+		out.NextCursor = &next
+	}
+	return structuredResult(out, renderPage(p, q, conns, next, now)), nil
+}
+
+// newListOutput is the structured result for one page of a listing.
+func newListOutput(p page, q listQuery, now time.Time) ListOutput {
+	out := ListOutput{
+		Connections:        make([]ConnectionOutput, len(p.items)),
+		Count:              len(p.items),
+		Total:              p.matched,
+		ByStatus:           p.byStatus,
+		ExpiringWithinDays: q.Within,
+		AsOf:               now.UTC().Format(time.RFC3339),
+	}
+	for i, a := range p.items {
+		out.Connections[i] = newConnectionOutput(a.conn, a.health)
+	}
+	return out
+}
+
+// renderPage is the compact text of a listing: a header with the counts,
+// one line per connection and, if there is more, how to get it.
+func renderPage(p page, q listQuery, all []plannr.Connection, next string, now time.Time) string {
+	var b strings.Builder
+	filters := describeFilters(q)
+	switch {
+	case len(all) == 0:
+		return "The account has no OAuth connections."
+	case p.matched == 0:
+		fmt.Fprintf(&b, "No connection matches%s. The account has %d connections; providers: %s.",
+			filters, len(all), providerNames(all, 20))
+		return b.String()
+	case len(p.items) == 0:
+		fmt.Fprintf(&b, "No more connections: all %d matching%s were shown on earlier pages.", p.matched, filters)
+		return b.String()
+	case len(p.items) == p.matched:
+		fmt.Fprintf(&b, "%d connection%s%s", p.matched, plural(p.matched), filters)
+	default:
+		fmt.Fprintf(&b, "Connections %d-%d of %d%s", p.first, p.first+len(p.items)-1, p.matched, filters)
+	}
+	fmt.Fprintf(&b, ", %s (as of %s; dates are refresh-token expiries; expiring = within %d days). ", sortPhrase(q.Sort), now.UTC().Format("2006-01-02 15:04 UTC"), q.Within)
+	var counts []string
+	if n := p.byStatus.NeedsReauthorization; n > 0 {
+		verb := "need"
+		if n == 1 {
+			verb = "needs"
+		}
+		counts = append(counts, fmt.Sprintf("%d %s re-authorization", n, verb))
+	}
+	if n := p.byStatus.Expiring; n > 0 {
+		counts = append(counts, fmt.Sprintf("%d expiring", n))
+	}
+	if n := p.byStatus.Healthy; n > 0 {
+		counts = append(counts, fmt.Sprintf("%d healthy", n))
+	}
+	b.WriteString(strings.Join(counts, ", "))
+	b.WriteString(". " + labelNotice + "\n")
+	for i, a := range p.items {
+		fmt.Fprintf(&b, "%d. %s\n", p.first+i, connectionLine(a.conn, a.health, now))
+	}
+	if next != "" {
+		fmt.Fprintf(&b, "More: call again with cursor %q.", next)
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+func sortPhrase(sort string) string {
+	switch sort {
+	case sortLabel:
+		return "by label"
+	case sortProvider:
+		return "by provider, then label"
+	default:
+		return "soonest to expire first"
+	}
+}
+
+// describeFilters names the filters in effect, for the header line.
+func describeFilters(q listQuery) string {
+	var parts []string
+	if q.Provider != "" {
+		parts = append(parts, "provider "+cleanLabel(q.Provider))
+	}
+	if q.LabelContains != "" {
+		parts = append(parts, "label containing "+cleanLabel(q.LabelContains))
+	}
+	if q.Status != "" {
+		parts = append(parts, "status "+q.Status)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+// providerNames lists the distinct provider names of conns, sorted, at most max of them.
+func providerNames(conns []plannr.Connection, max int) string {
+	var names []string
+	for _, c := range conns {
+		name := cleanText(strings.ToLower(c.Provider.Name))
+		if name != "" && !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	if len(names) > max {
+		return strings.Join(names[:max], ", ") + fmt.Sprintf(" and %d more", len(names)-max)
+	}
+	return strings.Join(names, ", ")
+}
