@@ -18,9 +18,11 @@
 
 import assert from 'node:assert/strict';
 
-// A connection in the sandbox's sample data.
+// Connections and accounts in the sandbox's sample data.
 export const SAMPLE_UUID = '8ef67ca5-483a-4dfa-bfb9-ea282aa4ff2c';
 export const SAMPLE_LABEL = 'My Fundment Account 1';
+const BROKEN_UUID = '7d6c5b4a-3e2f-4a1b-8c9d-0e1f2a3b4c5d'; // its refresh token has expired
+const ACCOUNT_UUIDS = ['5f0c1e7a-2b4d-4c6e-8f10-3a5b7c9d1e2f', '9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d'];
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const CONNECTIONS = '/api/v1/oauth/connections';
@@ -45,8 +47,81 @@ export const toolCases = {
           );
         },
       },
+      {
+        name: 'a provider filter',
+        args: { provider: 'Fundment' },
+        upstream: [['GET', CONNECTIONS]],
+        check(out) {
+          assert.ok(out.count >= 2, `the sandbox has two Fundment connections; got ${out.count}`);
+          for (const c of out.connections) assert.equal(c.provider.name, 'fundment');
+        },
+      },
+      {
+        name: 'a status filter and a limit',
+        args: { status: 'needs_reauthorization', limit: 1 },
+        upstream: [['GET', CONNECTIONS]],
+        check(out) {
+          assert.deepEqual(
+            out.connections.map((c) => c.uuid),
+            [BROKEN_UUID],
+            'only the connection whose refresh token expired',
+          );
+        },
+      },
     ],
-    bad: [{ name: 'a stray argument', args: { all: true }, error: /unknown argument "all"/ }],
+    bad: [
+      { name: 'a stray argument', args: { all: true }, error: /unknown argument "all"/ },
+      { name: 'a status outside the enum', args: { status: 'broken' }, error: /status/ },
+      { name: 'a limit of 0', args: { limit: 0 }, error: /limit/ },
+      { name: 'a limit that is not whole', args: { limit: 2.5 }, error: /limit/ },
+    ],
+  },
+
+  list_plannr_accounts: {
+    good: [
+      {
+        name: 'no arguments',
+        args: {},
+        upstream: [['GET', '/api/v1/logins']],
+        check(out) {
+          assert.deepEqual(
+            out.accounts.map((a) => a.account_uuid),
+            ACCOUNT_UUIDS,
+            'the account uuids, not the logins\' own',
+          );
+        },
+      },
+    ],
+    bad: [],
+  },
+
+  // The suite's client cannot ask the person to confirm, so it confirms with
+  // the label, as a model does after asking in the chat. Confirmation
+  // through the client (elicitation) has checks of its own.
+  delete_oauth_connection: {
+    good: [
+      {
+        name: 'confirm_label set to the current label',
+        args: { uuid: SAMPLE_UUID, confirm_label: SAMPLE_LABEL },
+        upstream: [
+          ['GET', CONNECTIONS],
+          ['DELETE', `${CONNECTIONS}/${SAMPLE_UUID}`],
+        ],
+        check(out) {
+          assert.equal(out.deleted, true);
+          assert.equal(out.outcome, 'deleted');
+          assert.equal(out.uuid, SAMPLE_UUID);
+        },
+      },
+    ],
+    bad: [
+      { name: 'a uuid that is not a UUID', args: { uuid: 'fundment-1', confirm_label: 'x' }, error: /must be a UUID/ },
+      {
+        name: 'a confirm_label of 256 characters',
+        args: { uuid: SAMPLE_UUID, confirm_label: 'x'.repeat(256) },
+        error: /confirm_label/,
+      },
+    ],
   },
 
   rename_oauth_connection: {
@@ -101,23 +176,27 @@ function wrongValue(schema) {
   }
 }
 
-// genericBadCases derives bad calls from a tool's input schema. base is a
-// set of good arguments when the suite knows one, else {}.
-export function genericBadCases(tool, base) {
+// genericBadCases derives bad calls from a tool's input schema. good is a
+// set of good arguments when the suite knows one: each case then breaks one
+// thing in it, and the error must name the argument at fault. Without one
+// the cases start from no arguments, and any tool error will do.
+export function genericBadCases(tool, good) {
   const schema = tool.inputSchema ?? {};
   const properties = schema.properties ?? {};
   const required = schema.required ?? [];
+  const base = good ?? {};
+  const naming = (name) => (good ? new RegExp(name) : undefined);
   const cases = [
     {
       name: 'an unknown argument',
       args: { ...base, interop_unknown_argument: 'x' },
-      error: /interop_unknown_argument/,
+      error: naming('interop_unknown_argument'),
     },
   ];
   for (const name of required) {
     const args = { ...base };
     delete args[name];
-    cases.push({ name: `the required argument "${name}" missing`, args, error: new RegExp(name) });
+    cases.push({ name: `the required argument "${name}" missing`, args, error: naming(name) });
   }
   for (const [name, prop] of Object.entries(properties)) {
     const value = wrongValue(prop);
@@ -125,7 +204,7 @@ export function genericBadCases(tool, base) {
     cases.push({
       name: `"${name}" of the wrong type (${typeof value} for ${prop.type})`,
       args: { ...base, [name]: value },
-      error: new RegExp(name),
+      error: naming(name),
     });
   }
   return cases;

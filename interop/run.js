@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { Suite } from './lib/harness.js';
 import { buildBinary, cleanEnv, runProcess, startHTTPServer, startSandboxAPI, stopAll } from './lib/processes.js';
 import { sdkChecks } from './checks/sdk.js';
+import { deleteChecks } from './checks/delete.js';
 import { edgeChecks } from './checks/edge.js';
 import { inspectorChecks } from './checks/inspector.js';
 
@@ -133,6 +134,7 @@ async function main() {
           ctx.target = { kind: 'http', url: ctx.http.url, token: CLIENT_TOKEN };
         }
         await sdkChecks(ctx);
+        await deleteChecks(ctx);
         await edgeChecks(ctx);
         await inspectorChecks(ctx);
         if (ctx.http) {

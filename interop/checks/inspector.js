@@ -116,6 +116,23 @@ export async function inspectorChecks(ctx) {
     return output.split('\n').find((line) => line.includes('no_such_tool'))?.trim();
   });
 
+  if (ctx.capabilities?.resources) {
+    await suite.check(`[${label}] inspector: resources/list and resources/read`, async () => {
+      const { resources } = parseOutput(await inspector(ctx, ['--method', 'resources/list']));
+      assert.ok(resources.length > 0, 'lists resources');
+      const read = parseOutput(await inspector(ctx, ['--method', 'resources/read', '--uri', resources[0].uri]));
+      assert.ok(read.contents?.length > 0, `${resources[0].uri} has contents`);
+      return resources.map((r) => r.uri).join(', ');
+    });
+  }
+  if (ctx.capabilities?.prompts) {
+    await suite.check(`[${label}] inspector: prompts/list`, async () => {
+      const { prompts } = parseOutput(await inspector(ctx, ['--method', 'prompts/list']));
+      assert.ok(prompts.length > 0, 'lists prompts');
+      return prompts.map((p) => p.name).join(', ');
+    });
+  }
+
   if (ctx.target.kind === 'http') {
     await suite.check('[http] inspector: a wrong client token is refused', async () => {
       const run = await inspector(ctx, ['--method', 'tools/list'], { token: 'not-the-client-token' });

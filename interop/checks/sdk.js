@@ -94,6 +94,7 @@ export async function sdkChecks(ctx) {
     const sent = await sandbox.requests();
     assert.equal(sent.length, 0, `initialize reached Plannr: ${describeRequests(sent)}`);
     ctx.negotiated[`${label} sdk`] = version;
+    ctx.capabilities = conn.client.getServerCapabilities();
     return `negotiated protocol version ${version}; server ${info.name} ${info.version}`;
   }, { setup: true });
   if (!conn) return undefined;
@@ -173,8 +174,7 @@ async function toolCallChecks(ctx, client, tool) {
     });
   }
 
-  const base = cases?.good?.[0]?.args ?? {};
-  const bad = [...(cases?.bad ?? []), ...genericBadCases(tool, base)];
+  const bad = [...(cases?.bad ?? []), ...genericBadCases(tool, cases?.good?.[0]?.args)];
   for (const c of bad) {
     await suite.check(`[${label}] ${tool.name} with ${c.name}: tool error, nothing sent to Plannr`, () =>
       callBad(client, sandbox, tool.name, c.args, c.error).then(shorten),

@@ -60,8 +60,10 @@ export class RecordingTransport {
 //   {kind: 'http', url, token}           an HTTP server already running
 
 // connectSDK connects a TypeScript SDK client and returns the client, its
-// recording transport and, over stdio, the server's stderr.
-export async function connectSDK(target, { name = 'plannr-mcp-interop', token } = {}) {
+// recording transport and, over stdio, the server's stderr. capabilities
+// are the client's; prepare(client) runs before connecting, to install
+// handlers for requests from the server.
+export async function connectSDK(target, { name = 'plannr-mcp-interop', token, capabilities = {}, prepare } = {}) {
   let inner;
   const stderr = { text: '' };
   if (target.kind === 'stdio') {
@@ -76,7 +78,8 @@ export async function connectSDK(target, { name = 'plannr-mcp-interop', token } 
     inner = new StreamableHTTPClientTransport(new URL(target.url), { requestInit: { headers } });
   }
   const transport = new RecordingTransport(inner);
-  const client = new Client({ name, version: '1.0.0' }, { capabilities: {} });
+  const client = new Client({ name, version: '1.0.0' }, { capabilities });
+  prepare?.(client);
   await client.connect(transport);
   return { client, transport, stderr };
 }
