@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,9 +14,18 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 )
 
-// setup parses flags and wires the app; positional arguments are returned.
-func setup(name string, args []string, stderr io.Writer, getenv func(string) string) (*app, []string, error) {
+// flagDecl declares a command's own flags; the function it returns
+// finishes them after parsing.
+type flagDecl func(fs *flag.FlagSet, getenv func(string) string) func() error
+
+// setup parses flags, the shared ones and those extra declares, and wires
+// the app; positional arguments are returned.
+func setup(name string, args []string, stderr io.Writer, getenv func(string) string, extra ...flagDecl) (*app, []string, error) {
 	fs, finish := newFlagSet("plannr-mcp "+name, stderr, getenv)
+	finishExtra := make([]func() error, len(extra))
+	for i, declare := range extra {
+		finishExtra[i] = declare(fs, getenv)
+	}
 	rest, err := parseArgs(fs, args)
 	if err != nil {
 		return nil, nil, err
@@ -24,6 +34,11 @@ func setup(name string, args []string, stderr io.Writer, getenv func(string) str
 	if err != nil {
 		return nil, nil, err
 	}
+	for _, f := range finishExtra {
+		if err := f(); err != nil {
+			return nil, nil, err
+		}
+	}
 	a, err := newApp(cfg, stderr, getenv)
 	if err != nil {
 		return nil, nil, err
@@ -31,9 +46,12 @@ func setup(name string, args []string, stderr io.Writer, getenv func(string) str
 	return a, rest, nil
 }
 
-// cmdServe serves MCP over stdio until stdin closes or a signal arrives.
+// cmdServe serves MCP over stdio until stdin closes or a signal arrives, or
+// over HTTP until a signal arrives. Either way, calls in flight may finish
+// within the shutdown timeout.
 func cmdServe(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
-	a, rest, err := setup("serve", args, stderr, getenv)
+	var opts serveOptions
+	a, rest, err := setup("serve", args, stderr, getenv, opts.declare)
 	if err != nil {
 		return err
 	}
@@ -41,12 +59,21 @@ func cmdServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if len(rest) > 0 {
 		return unexpectedArgs(rest)
 	}
+	if opts.transport == transportHTTP {
+		return serveHTTP(ctx, a, &opts)
+	}
 	stdio := server.NewStdioServer(a.mcp)
 	stdio.SetErrorLogger(slog.NewLogLogger(a.logger.Handler(), slog.LevelError))
 	a.logger.Info("serving MCP over stdio", "version", version())
-	err = stdio.Listen(ctx, stdin, stdout)
+	// A signal ends input through the drain rather than by cancelling
+	// Listen's context, which would cancel the calls in flight.
+	drain := newStdioDrain(stdin, stdout, ctx.Done(), opts.shutdownTimeout, a.logger)
+	err = stdio.Listen(context.WithoutCancel(ctx), drain, drain)
 	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("stdio server: %w", err)
+	}
+	if drain.cutOff() {
+		return fmt.Errorf("calls still running after the shutdown timeout (%s) were cut off", opts.shutdownTimeout)
 	}
 	return nil
 }

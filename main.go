@@ -18,6 +18,8 @@ const usage = `plannr-mcp: an MCP server for the OAuth2 connections of a Plannr 
 
 Usage:
   plannr-mcp [serve] [flags]        serve MCP over stdio (what MCP clients launch)
+  plannr-mcp [serve] --transport http [--addr 127.0.0.1:8080] [flags]
+                                    serve MCP over streamable HTTP at /mcp
   plannr-mcp tools [flags]          print every tool's definition as JSON
   plannr-mcp call TOOL [JSON-ARGS] [flags]
                                     run one tool once and print its result
@@ -92,7 +94,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 func printUsage(w io.Writer) {
 	fmt.Fprint(w, usage)
-	fs, _ := newFlagSet("plannr-mcp", w, func(string) string { return "" })
+	noEnv := func(string) string { return "" }
+	fs, _ := newFlagSet("plannr-mcp", w, noEnv)
+	var serve serveOptions
+	serve.declare(fs, noEnv)
 	fs.SetOutput(w)
 	fs.PrintDefaults()
 }
