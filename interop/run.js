@@ -38,9 +38,6 @@ const CLIENT_TOKEN = 'interop-client-token-a83c';
 const OPT_IN_FLAGS = ['enable-delete'];
 
 const TRANSPORTS = ['stdio', 'http'];
-// The HTTP transport is not on this branch yet; run it with --transport http
-// once the server serves streamable HTTP.
-const DEFAULT_TRANSPORTS = ['stdio'];
 
 // optInFlags returns the OPT_IN_FLAGS the binary's usage lists.
 async function optInFlags(bin) {
@@ -57,7 +54,7 @@ async function main() {
   const { values } = parseArgs({
     options: { transport: { type: 'string' }, only: { type: 'string' } },
   });
-  const transports = values.transport ? [values.transport] : DEFAULT_TRANSPORTS;
+  const transports = values.transport ? [values.transport] : TRANSPORTS;
   for (const t of transports) {
     if (!TRANSPORTS.includes(t)) throw new Error(`--transport ${t}: use stdio or http`);
   }
