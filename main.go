@@ -29,6 +29,8 @@ Usage:
   plannr-mcp auth status [flags]    show the credential in use, whose it is, when it expires
   plannr-mcp accounts [flags]       list the accounts the token can act for, to set PLANNR_ACCOUNT_UUID
   plannr-mcp version                print the version
+  plannr-mcp sandbox-api [--addr 127.0.0.1:0]
+                                    serve the fake Plannr API alone, for tests
 
 Flags:
 `
@@ -66,6 +68,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdAuth(ctx, args, stdout, stderr, getenv)
 	case "accounts":
 		err = cmdAccounts(ctx, args, stdout, stderr, getenv)
+	case "sandbox-api":
+		err = cmdSandboxAPI(ctx, args, stdout, stderr, getenv)
 	case "version":
 		fmt.Fprintln(stdout, "plannr-mcp", version())
 	case "help", "-h", "--help":

@@ -273,6 +273,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	// Streams end only once the calls are done: a client may give up on a
 	// session whose stream ends, and with it on a call still running.
 	s.waitForCalls(shutdownCtx)
+	// A call's answer is written before its count drops, but the client may
+	// not have read it yet; a client that sees its stream end first can
+	// abandon the session and the answer with it. Give answers a moment.
+	select {
+	case <-time.After(streamEndGrace):
+	case <-shutdownCtx.Done():
+	}
 	s.stopStreams()
 	_ = s.streamable.Shutdown(shutdownCtx) // ends every session and its GET stream
 	if err := <-closed; err != nil {
@@ -285,6 +292,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.logger.Info("HTTP server stopped")
 	return nil
 }
+
+// streamEndGrace is how long shutdown waits, after the last call has been
+// answered, before it ends the long-lived streams.
+const streamEndGrace = 500 * time.Millisecond
 
 // waitForCalls returns once no call is in flight, or when ctx ends.
 func (s *Server) waitForCalls(ctx context.Context) {

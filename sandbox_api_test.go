@@ -1,0 +1,260 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startSandboxAPI runs "plannr-mcp sandbox-api" in this process and returns
+// its base URL; the command is stopped, and must exit 0, when the test ends.
+func startSandboxAPI(t *testing.T, env map[string]string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stdoutR, stdoutW := io.Pipe()
+	stderr := &syncBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, append([]string{"sandbox-api"}, args...), strings.NewReader(""), stdoutW, stderr, func(k string) string { return env[k] })
+		_ = stdoutW.Close()
+	}()
+	line, err := bufio.NewReader(stdoutR).ReadString('\n')
+	go func() { _, _ = io.Copy(io.Discard, stdoutR) }()
+	if err != nil {
+		cancel()
+		t.Fatalf("sandbox-api printed no URL: %v\nstderr:\n%s", err, stderr.String())
+	}
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Errorf("sandbox-api exited %d when stopped; stderr:\n%s", code, stderr.String())
+			}
+		case <-time.After(5 * time.Second):
+			t.Error("sandbox-api did not stop within 5s")
+		}
+	})
+	url := strings.TrimSpace(line)
+	if !strings.HasPrefix(url, "http://127.0.0.1:") {
+		t.Fatalf("first stdout line = %q; want the base URL", line)
+	}
+	if !strings.Contains(stderr.String(), "url="+url) {
+		t.Errorf("stderr does not log the URL:\n%s", stderr.String())
+	}
+	return url
+}
+
+func sandboxDo(t *testing.T, ctx context.Context, method, url, token, body string) (int, string, error) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	// A fresh connection each time: over a reused one, Go's client would
+	// quietly retry a request whose connection a fault cut.
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	res, err := client.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b), nil
+}
+
+func sandboxRequests(t *testing.T, url string) []sandboxRequest {
+	t.Helper()
+	status, body, err := sandboxDo(t, context.Background(), http.MethodGet, url+"/_sandbox/requests", "", "")
+	if err != nil || status != http.StatusOK {
+		t.Fatalf("GET /_sandbox/requests: %d %v %s", status, err, body)
+	}
+	var out struct {
+		Requests []sandboxRequest `json:"requests"`
+	}
+	if err := json.Unmarshal([]byte(body), &out); err != nil {
+		t.Fatalf("GET /_sandbox/requests: %v\n%s", err, body)
+	}
+	return out.Requests
+}
+
+func TestSandboxAPI(t *testing.T) {
+	url := startSandboxAPI(t, nil)
+	ctx := context.Background()
+	const connections = "/api/v1/oauth/connections"
+
+	if status, body, err := sandboxDo(t, ctx, http.MethodGet, url+connections, "sandbox-token", ""); err != nil || status != http.StatusOK || !strings.Contains(body, "My Fundment Account 1") {
+		t.Fatalf("list with the sandbox token: %d %v %s", status, err, body)
+	}
+	if status, _, _ := sandboxDo(t, ctx, http.MethodGet, url+connections, "wrong", ""); status != http.StatusUnauthorized {
+		t.Fatalf("list with a wrong token: %d, want 401", status)
+	}
+	if status, _, _ := sandboxDo(t, ctx, http.MethodPut, url+connections+"/8ef67ca5-483a-4dfa-bfb9-ea282aa4ff2c", "sandbox-token", `{"label":"Renamed"}`); status != http.StatusOK {
+		t.Fatalf("rename: %d", status)
+	}
+
+	got := sandboxRequests(t, url)
+	want := []sandboxRequest{
+		{Method: "GET", Path: connections, Status: 200, State: "completed"},
+		{Method: "GET", Path: connections, Status: 401, State: "completed"},
+		{Method: "PUT", Path: connections + "/8ef67ca5-483a-4dfa-bfb9-ea282aa4ff2c", Status: 200, State: "completed"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("request log = %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("request %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+
+	t.Run("status fault", func(t *testing.T) {
+		status, body, _ := sandboxDo(t, ctx, http.MethodPost, url+"/_sandbox/faults", "", `{"method":"GET","path":"/api/v1/oauth/connections","status":503,"body":"<html>Bad gateway</html>"}`)
+		if status != http.StatusNoContent {
+			t.Fatalf("POST /_sandbox/faults: %d %s", status, body)
+		}
+		if status, body, _ := sandboxDo(t, ctx, http.MethodGet, url+connections, "sandbox-token", ""); status != 503 || !strings.Contains(body, "Bad gateway") {
+			t.Fatalf("faulted request: %d %s", status, body)
+		}
+		if status, _, _ := sandboxDo(t, ctx, http.MethodGet, url+connections, "sandbox-token", ""); status != 200 {
+			t.Fatalf("a fault with no times should apply once; next request: %d", status)
+		}
+	})
+
+	t.Run("delay fault and a caller that goes away", func(t *testing.T) {
+		if status, body, _ := sandboxDo(t, ctx, http.MethodPost, url+"/_sandbox/faults", "", `{"path":"/api/v1/logins","delay_ms":30000}`); status != http.StatusNoContent {
+			t.Fatalf("POST /_sandbox/faults: %d %s", status, body)
+		}
+		callCtx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		defer cancel()
+		if _, _, err := sandboxDo(t, callCtx, http.MethodGet, url+"/api/v1/logins", "sandbox-token", ""); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("delayed request: err = %v, want a deadline", err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			log := sandboxRequests(t, url)
+			last := log[len(log)-1]
+			if last.Path == "/api/v1/logins" && last.State == "aborted" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the abandoned request is not logged as aborted: %+v", last)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+
+	t.Run("faults that cut the connection, hang or set headers", func(t *testing.T) {
+		queue := func(fault string) {
+			t.Helper()
+			if status, body, _ := sandboxDo(t, ctx, http.MethodPost, url+"/_sandbox/faults", "", fault); status != http.StatusNoContent {
+				t.Fatalf("POST /_sandbox/faults %s: %d %s", fault, status, body)
+			}
+		}
+		lastState := func(want string) {
+			t.Helper()
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				log := sandboxRequests(t, url)
+				if log[len(log)-1].State == want {
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("last request = %+v; want state %q", log[len(log)-1], want)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+
+		queue(`{"path":"/api/v1/logins","reset":true}`)
+		if _, _, err := sandboxDo(t, ctx, http.MethodGet, url+"/api/v1/logins", "sandbox-token", ""); err == nil {
+			t.Fatal("a reset fault answered")
+		}
+		lastState("dropped")
+
+		queue(`{"path":"/api/v1/logins","hang":true}`)
+		callCtx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		defer cancel()
+		if _, _, err := sandboxDo(t, callCtx, http.MethodGet, url+"/api/v1/logins", "sandbox-token", ""); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("a hang fault: err = %v, want a deadline", err)
+		}
+		lastState("aborted")
+
+		queue(`{"path":"/api/v1/logins","status":429,"headers":{"Retry-After":"3"},"content_type":"text/plain","body":"slow down"}`)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url+"/api/v1/logins", nil)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 429 || res.Header.Get("Retry-After") != "3" || res.Header.Get("Content-Type") != "text/plain" {
+			t.Fatalf("a 429 fault: %d %v", res.StatusCode, res.Header)
+		}
+		lastState("completed")
+	})
+
+	t.Run("bad faults are refused", func(t *testing.T) {
+		for _, body := range []string{`{"colour":"red"}`, `{"path":"/x"}`, `not json`, `{"delay_ms":-1,"status":500}`} {
+			if status, _, _ := sandboxDo(t, ctx, http.MethodPost, url+"/_sandbox/faults", "", body); status != http.StatusBadRequest {
+				t.Errorf("fault %s: status %d, want 400", body, status)
+			}
+		}
+		if status, _, _ := sandboxDo(t, ctx, http.MethodGet, url+"/_sandbox/nope", "", ""); status != http.StatusNotFound {
+			t.Errorf("unknown control endpoint: %d, want 404", status)
+		}
+	})
+
+	t.Run("reset", func(t *testing.T) {
+		if status, _, _ := sandboxDo(t, ctx, http.MethodPost, url+"/_sandbox/faults", "", `{"status":500}`); status != http.StatusNoContent {
+			t.Fatal("could not queue a fault")
+		}
+		if status, _, _ := sandboxDo(t, ctx, http.MethodPost, url+"/_sandbox/reset", "", ""); status != http.StatusNoContent {
+			t.Fatalf("POST /_sandbox/reset: %d", status)
+		}
+		if log := sandboxRequests(t, url); len(log) != 0 {
+			t.Fatalf("request log after reset: %+v", log)
+		}
+		status, body, _ := sandboxDo(t, ctx, http.MethodGet, url+connections, "sandbox-token", "")
+		if status != http.StatusOK {
+			t.Fatalf("the queued fault survived the reset: %d", status)
+		}
+		if strings.Contains(body, "Renamed") || !strings.Contains(body, "My Fundment Account 1") {
+			t.Fatalf("the sample data was not restored: %s", body)
+		}
+	})
+}
+
+func TestSandboxAPIToken(t *testing.T) {
+	ctx := context.Background()
+	const connections = "/api/v1/oauth/connections"
+	url := startSandboxAPI(t, map[string]string{envSandboxToken: "from-env"})
+	if status, _, _ := sandboxDo(t, ctx, http.MethodGet, url+connections, "from-env", ""); status != http.StatusOK {
+		t.Errorf("token from %s: %d", envSandboxToken, status)
+	}
+	if status, _, _ := sandboxDo(t, ctx, http.MethodGet, url+connections, "sandbox-token", ""); status != http.StatusUnauthorized {
+		t.Errorf("default token still accepted: %d", status)
+	}
+	url = startSandboxAPI(t, map[string]string{envSandboxToken: "from-env"}, "--token", "from-flag", "--addr", "127.0.0.1:0")
+	if status, _, _ := sandboxDo(t, ctx, http.MethodGet, url+connections, "from-flag", ""); status != http.StatusOK {
+		t.Errorf("token from --token: %d", status)
+	}
+}
+
+func TestSandboxAPIUsageErrors(t *testing.T) {
+	for _, args := range [][]string{{"--no-such-flag"}, {"extra"}, {"--token", ""}, {"--addr", "not an address"}} {
+		stderr := &syncBuffer{}
+		code := run(context.Background(), append([]string{"sandbox-api"}, args...), strings.NewReader(""), io.Discard, stderr, func(string) string { return "" })
+		if code == 0 {
+			t.Errorf("sandbox-api %v: exit 0", args)
+		}
+	}
+}
