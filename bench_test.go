@@ -30,7 +30,7 @@ import (
 // spawns or calls, so run it with -benchtime 1x; each line it prints is one
 // row of the README's table, in units benchstat understands:
 //
-//	go test -run '^$' -bench . -benchtime 1x .
+//	go test -run '^$' -bench 'ColdStart|StdioCall|HTTPCall|RateLimiter|ListSize|InProcessCall|ResultEncoding' -benchtime 1x . ./plannr
 //
 // Everything runs on loopback against the fake Plannr, served by this
 // process.
@@ -48,7 +48,9 @@ const (
 // requests a minute it would time the limiter's waits, so it is off here
 // (BenchmarkRateLimiter measures it on), as is the list cache, which would
 // answer lists without asking the fake.
-var serverFlags = []string{"serve", "--rate-limit", "0", "--list-cache-ttl", "0", "--enable-delete"}
+func serverFlags() []string {
+	return []string{"serve", "--rate-limit", "0", "--list-cache-ttl", "0", "--enable-delete"}
+}
 
 // benchUpstream serves the fake Plannr and can swap in a fresh one, so that
 // delete can be timed again and again on the same connections.
@@ -103,14 +105,14 @@ func BenchmarkColdStart(b *testing.B) {
 	bin := binary(b)
 	up, url := startUpstream(b, benchConns)
 	env := benchEnv(b, url)
-	b.Logf("every server in this suite runs with: %s (the client-side rate limiter and the list cache protect Plannr, not the benchmark, so they are off)", strings.Join(serverFlags, " "))
+	b.Logf("every server in this suite runs with: %s (the client-side rate limiter and the list cache protect Plannr, not the benchmark, so they are off)", strings.Join(serverFlags(), " "))
 	var toInit, toList latencies
 	var peak int64
 	var cpu time.Duration
 	for range b.N {
 		for range coldStarts {
 			start := time.Now()
-			p, err := startRPC(bin, env, serverFlags...)
+			p, err := startRPC(bin, env, serverFlags()...)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -289,7 +291,7 @@ func BenchmarkStdioCall(b *testing.B) {
 	bin := binary(b)
 	up, url := startUpstream(b, benchConns)
 	env := benchEnv(b, url)
-	idle := idleCPU(b, bin, env, serverFlags...)
+	idle := idleCPU(b, bin, env, serverFlags()...)
 	direct := &http.Client{Transport: plannr.NewTransport()}
 	b.Cleanup(direct.CloseIdleConnections)
 	ctx := context.Background()
@@ -302,7 +304,7 @@ func BenchmarkStdioCall(b *testing.B) {
 			var peak int64
 			calls := 0
 			for range b.N {
-				p, err := startRPC(bin, env, serverFlags...)
+				p, err := startRPC(bin, env, serverFlags()...)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -397,7 +399,7 @@ func BenchmarkStdioCall(b *testing.B) {
 func inProcessApp(b *testing.B, url string) *app {
 	b.Helper()
 	fs, finish := newFlagSet("bench", io.Discard, func(string) string { return "" })
-	if _, err := parseArgs(fs, append(serverFlags[1:], "--base-url", url, "--config-dir", b.TempDir())); err != nil {
+	if _, err := parseArgs(fs, append(serverFlags()[1:], "--base-url", url, "--config-dir", b.TempDir())); err != nil {
 		b.Fatal(err)
 	}
 	cfg, err := finish()
@@ -582,7 +584,7 @@ func BenchmarkHTTPCall(b *testing.B) {
 
 	for _, n := range []int{1, 8, 64} {
 		b.Run(fmt.Sprintf("sessions=%d", n), func(b *testing.B) {
-			srv := startHTTP(b, env, serverFlags[1:]...)
+			srv := startHTTP(b, env, serverFlags()[1:]...)
 			b.Cleanup(transport.CloseIdleConnections)
 			pid := srv.cmd.Process.Pid
 			idle, err := vmHWM(pid)
@@ -685,8 +687,8 @@ func BenchmarkStdioRateLimiter(b *testing.B) {
 		name string
 		args []string
 	}{
-		{"off", serverFlags},
-		{"on", append(slices.Clone(serverFlags), "--rate-limit", "1000000")},
+		{"off", serverFlags()},
+		{"on", append(serverFlags(), "--rate-limit", "1000000")},
 	}
 	msg := benchToolCalls(up.records[0])[0].message
 	var lat [2]latencies
