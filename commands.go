@@ -62,7 +62,7 @@ func cmdServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if opts.transport == transportHTTP {
 		return serveHTTP(ctx, a, &opts)
 	}
-	stdin, restore := pollStdin(stdin, getenv)
+	stdin, restore := pollStdin(stdin, stdout, getenv)
 	defer restore()
 	stdio := server.NewStdioServer(a.mcp)
 	stdio.SetErrorLogger(slog.NewLogLogger(a.logger.Handler(), slog.LevelError))

@@ -13,7 +13,7 @@ import (
 // standard input, when stdin is the pipe or socket an MCP client launches
 // the server with. It returns the reader to serve from and a function that
 // undoes the changes; anything else (a terminal, a file, a reader in a
-// test) is returned as it is.
+// test, or a socket that is stdout as well) is returned as it is.
 //
 // A stdio server spends almost all of its life waiting: for the client's
 // next line, then for Plannr's answer. Go reads a blocking pipe on a thread
@@ -27,7 +27,7 @@ import (
 // between threads. One client's calls wait on Plannr, not on the CPU, and a
 // long computation is still preempted, so one P costs no concurrency that
 // matters; the HTTP transport, which serves many clients, is not changed.
-func pollStdin(stdin io.Reader, getenv func(string) string) (io.Reader, func()) {
+func pollStdin(stdin io.Reader, stdout io.Writer, getenv func(string) string) (io.Reader, func()) {
 	f, ok := stdin.(*os.File)
 	if !ok {
 		return stdin, func() {}
@@ -36,11 +36,18 @@ func pollStdin(stdin io.Reader, getenv func(string) string) (io.Reader, func()) 
 	if err != nil || info.Mode()&(os.ModeNamedPipe|os.ModeSocket) == 0 {
 		return stdin, func() {}
 	}
+	// A socket serving as both stdin and stdout would become non-blocking
+	// for writes too, which os.Stdout does not expect.
+	if out, ok := stdout.(*os.File); ok {
+		if outInfo, err := out.Stat(); err != nil || os.SameFile(info, outInfo) {
+			return stdin, func() {}
+		}
+	}
 	if getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1)
 	}
-	// O_NONBLOCK belongs to the open pipe, which only this process reads,
-	// and is cleared again on the way out. The duplicate descriptor belongs
+	// O_NONBLOCK belongs to the open pipe or socket, which only this
+	// process reads, and is cleared again on the way out. The duplicate descriptor belongs
 	// to the returned file, so closing that file leaves stdin open.
 	fd, err := syscall.Dup(int(f.Fd()))
 	if err != nil {

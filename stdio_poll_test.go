@@ -25,7 +25,7 @@ func TestPollStdinPollsAPipeAndRestoresIt(t *testing.T) {
 	}
 	procs := runtime.GOMAXPROCS(0)
 	// GOMAXPROCS is "set", so this test process keeps its Ps.
-	in, restore := pollStdin(r, func(k string) string {
+	in, restore := pollStdin(r, io.Discard, func(k string) string {
 		if k == "GOMAXPROCS" {
 			return "2"
 		}
@@ -56,7 +56,7 @@ func TestPollStdinPollsAPipeAndRestoresIt(t *testing.T) {
 
 func TestPollStdinLeavesOtherReadersAlone(t *testing.T) {
 	sr := strings.NewReader("x")
-	if in, restore := pollStdin(sr, func(string) string { return "" }); in != io.Reader(sr) {
+	if in, restore := pollStdin(sr, io.Discard, func(string) string { return "" }); in != io.Reader(sr) {
 		t.Error("a reader that is not a pipe was replaced")
 	} else {
 		restore()
@@ -66,7 +66,7 @@ func TestPollStdinLeavesOtherReadersAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if in, restore := pollStdin(f, func(string) string { return "" }); in != io.Reader(f) {
+	if in, restore := pollStdin(f, io.Discard, func(string) string { return "" }); in != io.Reader(f) {
 		t.Error("a regular file was replaced")
 	} else {
 		restore()
@@ -95,4 +95,19 @@ func fcntl(fd, cmd int) (int, error) {
 		return 0, errno
 	}
 	return int(r), nil
+}
+
+func TestPollStdinLeavesASocketThatIsAlsoStdoutAlone(t *testing.T) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	both := os.NewFile(uintptr(fds[0]), "stdio")
+	defer both.Close()
+	defer syscall.Close(fds[1])
+	in, restore := pollStdin(both, both, func(string) string { return "2" })
+	defer restore()
+	if in != io.Reader(both) || nonblocking(t, both) {
+		t.Error("a socket that is stdout as well was made non-blocking")
+	}
 }
