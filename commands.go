@@ -62,6 +62,8 @@ func cmdServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if opts.transport == transportHTTP {
 		return serveHTTP(ctx, a, &opts)
 	}
+	stdin, restore := pollStdin(stdin, stdout, getenv)
+	defer restore()
 	stdio := server.NewStdioServer(a.mcp)
 	stdio.SetErrorLogger(slog.NewLogLogger(a.logger.Handler(), slog.LevelError))
 	a.logger.Info("serving MCP over stdio", "version", version())

@@ -40,7 +40,7 @@ type httpProcess struct {
 // waits for the line that names its URL. When the test ends the process is
 // sent SIGTERM and must exit 0, having logged no secret and written nothing
 // to stdout.
-func startHTTP(t *testing.T, env []string, args ...string) *httpProcess {
+func startHTTP(t testing.TB, env []string, args ...string) *httpProcess {
 	t.Helper()
 	if len(args) == 0 || args[0] != "--no-default-args" {
 		args = append([]string{"serve", "--transport", "http", "--addr", "127.0.0.1:0"}, args...)
@@ -91,7 +91,7 @@ func startHTTP(t *testing.T, env []string, args ...string) *httpProcess {
 }
 
 // stop sends SIGTERM, once, and returns the exit code.
-func (p *httpProcess) stop(t *testing.T) int {
+func (p *httpProcess) stop(t testing.TB) int {
 	t.Helper()
 	select {
 	case <-p.exited:

@@ -122,25 +122,69 @@ func (d *stdioDrain) Write(p []byte) (int, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	n, err := d.out.Write(p)
-	d.outBuf = append(d.outBuf, p[:n]...)
+	out := p[:n]
+	// mcp-go writes one whole message a call, so output is copied only
+	// when a message arrives in pieces.
+	if len(d.outBuf) > 0 {
+		d.outBuf = append(d.outBuf, out...)
+		out = d.outBuf
+	}
 	for {
-		i := bytes.IndexByte(d.outBuf, '\n')
+		i := bytes.IndexByte(out, '\n')
 		if i < 0 {
 			break
 		}
-		var msg struct {
-			ID     json.RawMessage `json:"id"`
-			Method string          `json:"method"`
+		if id, ok := responseID(out[:i]); ok {
+			d.answered(id)
 		}
-		if json.Unmarshal(d.outBuf[:i], &msg) == nil && msg.Method == "" {
-			d.answered(msg.ID)
-		}
-		d.outBuf = d.outBuf[i+1:]
+		out = out[i+1:]
 	}
-	if len(d.outBuf) == 0 {
+	if len(out) == 0 {
 		d.outBuf = nil
+	} else {
+		d.outBuf = append(d.outBuf[:0], out...)
 	}
 	return n, err
+}
+
+// responseID returns the id of a JSON-RPC response, reading no further into
+// the message than it must: a response's result (a whole list of
+// connections, say) follows its id, and is not read at all.
+func responseID(msg []byte) (json.RawMessage, bool) {
+	dec := json.NewDecoder(bytes.NewReader(msg))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, false
+	}
+	var id json.RawMessage
+	response := false
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, false
+		}
+		switch t {
+		case "method": // a request or a notification
+			return nil, false
+		case "id":
+			if err := dec.Decode(&id); err != nil {
+				return nil, false
+			}
+			if response {
+				return id, true
+			}
+			continue
+		case "result", "error":
+			if id != nil {
+				return id, true
+			}
+			response = true
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return nil, false
+		}
+	}
+	return nil, false
 }
 
 // noteInput records a request awaiting its response, and forgets one the

@@ -140,3 +140,39 @@ func TestStdioDrainReadError(t *testing.T) {
 type errReader struct{ err error }
 
 func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+func TestResponseID(t *testing.T) {
+	long := `{"content":[{"type":"text","text":"` + strings.Repeat("x", 4096) + `"}]}`
+	tests := []struct {
+		msg    string
+		want   string
+		answer bool
+	}{
+		{`{"jsonrpc":"2.0","id":7,"result":` + long + `}`, "7", true},
+		{`{"jsonrpc":"2.0","id":"a-1","error":{"code":-32601,"message":"no"}}`, `"a-1"`, true},
+		{`{"jsonrpc":"2.0","result":` + long + `,"id":8}`, "8", true},
+		{`{"result":{},"jsonrpc":"2.0","id":9}`, "9", true},
+		{`{"jsonrpc":"2.0","method":"notifications/message","params":{}}`, "", false},
+		{`{"jsonrpc":"2.0","id":3,"method":"elicitation/create","params":{}}`, "", false},
+		{`{"jsonrpc":"2.0","id":4}`, "", false},
+		{`not json`, "", false},
+		{`[1,2]`, "", false},
+	}
+	for _, tt := range tests {
+		id, ok := responseID([]byte(tt.msg))
+		if ok != tt.answer || string(id) != tt.want {
+			t.Errorf("responseID(%.60s) = %s, %v; want %s, %v", tt.msg, id, ok, tt.want, tt.answer)
+		}
+	}
+}
+
+func BenchmarkDrainWrite(b *testing.B) {
+	d := newStdioDrain(strings.NewReader(""), io.Discard, nil, time.Second, slog.New(slog.DiscardHandler))
+	line := []byte(`{"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"` + strings.Repeat("x", 8000) + `"}]}}` + "\n")
+	b.SetBytes(int64(len(line)))
+	for b.Loop() {
+		if _, err := d.Write(line); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

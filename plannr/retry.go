@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -136,6 +137,8 @@ type retryTransport struct {
 	logger  *slog.Logger
 	maxBody int64
 	random  func() float64
+	// buffers holds *bytes.Buffer for answers of unknown length.
+	buffers sync.Pool
 }
 
 // retryMargin is the least time an attempt after a wait must have before
@@ -248,15 +251,58 @@ func (t *retryTransport) attempt(ctx context.Context, req *http.Request, n int) 
 	if err != nil {
 		return nil, t.attemptError(ctx, actx, err)
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, t.maxBody+1))
+	data, err := t.readBody(resp)
 	resp.Body.Close()
 	if err != nil {
 		return nil, t.attemptError(ctx, actx, fmt.Errorf("reading the %d answer: %w", resp.StatusCode, err))
 	}
-	resp.Body = io.NopCloser(bytes.NewReader(data))
+	resp.Body = &bufferedBody{Reader: bytes.NewReader(data), data: data}
 	resp.ContentLength = int64(len(data))
 	return resp, nil
 }
+
+// readBody reads an answer's body, at most maxBody+1 bytes, into a slice
+// allocated once at its final size: from Content-Length when the answer has
+// one, or copied out of a reused buffer when it is chunked. (io.ReadAll
+// would grow a fresh slice from 512 bytes, allocating and copying about
+// twice the answer's size.)
+func (t *retryTransport) readBody(resp *http.Response) ([]byte, error) {
+	limit := t.maxBody + 1
+	if n := resp.ContentLength; n >= 0 && n < limit {
+		data := make([]byte, n)
+		if _, err := io.ReadFull(resp.Body, data); err != nil {
+			return nil, err
+		}
+		return data, nil
+	}
+	buf, _ := t.buffers.Get().(*bytes.Buffer)
+	if buf == nil {
+		buf = new(bytes.Buffer)
+	}
+	defer func() {
+		if buf.Cap() <= maxPooledBuffer {
+			buf.Reset()
+			t.buffers.Put(buf)
+		}
+	}()
+	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, limit)); err != nil {
+		return nil, err
+	}
+	return bytes.Clone(buf.Bytes()), nil
+}
+
+// maxPooledBuffer is the largest buffer kept for the next answer; a rare
+// huge answer's buffer is left to the garbage collector rather than kept.
+const maxPooledBuffer = 1 << 20
+
+// bufferedBody is an answer's body that attempt has read in full. Client
+// decodes data where it lies rather than reading it into another buffer.
+type bufferedBody struct {
+	*bytes.Reader
+	data []byte
+}
+
+func (*bufferedBody) Close() error { return nil }
 
 // attemptError names an attempt that ran out of time as such.
 func (t *retryTransport) attemptError(ctx, actx context.Context, err error) error {

@@ -61,23 +61,36 @@ func (c *Connection) UnmarshalJSON(data []byte) error {
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	created, err := parseOptionalTime("created_at", w.CreatedAt)
+	conn, err := w.connection()
 	if err != nil {
 		return err
+	}
+	*c = conn
+	return nil
+}
+
+// connection parses the wire form's timestamps. The client decodes answers
+// into wireConnection and converts them here, rather than through
+// Connection.UnmarshalJSON, so that each answer is scanned once and not
+// once more per connection.
+func (w *wireConnection) connection() (Connection, error) {
+	created, err := parseOptionalTime("created_at", w.CreatedAt)
+	if err != nil {
+		return Connection{}, err
 	}
 	updated, err := parseOptionalTime("updated_at", w.UpdatedAt)
 	if err != nil {
-		return err
+		return Connection{}, err
 	}
 	accessExpiry, err := parseOptionalTime("access_token_expires_at", w.AccessTokenExpiresAt)
 	if err != nil {
-		return err
+		return Connection{}, err
 	}
 	refreshExpiry, err := parseOptionalTime("refresh_token_expires_at", w.RefreshTokenExpiresAt)
 	if err != nil {
-		return err
+		return Connection{}, err
 	}
-	*c = Connection{
+	c := Connection{
 		UUID:                    w.UUID,
 		Label:                   w.Label,
 		Provider:                w.Provider,
@@ -91,7 +104,7 @@ func (c *Connection) UnmarshalJSON(data []byte) error {
 	if updated != nil {
 		c.UpdatedAt = *updated
 	}
-	return nil
+	return c, nil
 }
 
 // timeLayouts are the timestamp forms Plannr is known to send: RFC 3339 with

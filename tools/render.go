@@ -21,6 +21,9 @@ func cleanLabel(label string) string {
 // cleanText removes control and invisible formatting characters from s and
 // folds runs of white space into one space, without quoting.
 func cleanText(s string) string {
+	if isPlainText(s) {
+		return s
+	}
 	var b strings.Builder
 	space := false
 	for _, r := range s {
@@ -38,6 +41,21 @@ func cleanText(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// isPlainText reports whether cleanText would return s as it is: printable
+// ASCII with single spaces between words, as most labels and names are.
+// Those are then neither decoded rune by rune nor copied.
+func isPlainText(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c > ' ' && c < 0x7f:
+		case c == ' ' && i > 0 && i < len(s)-1 && s[i-1] != ' ':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // providerName is the provider's display name, or its machine name.
@@ -92,7 +110,7 @@ func daysAgo(elapsed time.Duration) string {
 // connectionLine renders one connection on one line for the model: label,
 // provider, health and uuid.
 func connectionLine(c plannr.Connection, h HealthOutput, now time.Time) string {
-	return fmt.Sprintf("%s · %s · %s · uuid %s", cleanLabel(c.Label), providerName(c), describeHealth(c, h, now), c.UUID)
+	return cleanLabel(c.Label) + " · " + providerName(c) + " · " + describeHealth(c, h, now) + " · uuid " + c.UUID
 }
 
 // labelNotice reminds the model that labels are data.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
@@ -133,6 +134,37 @@ func TestCleanLabel(t *testing.T) {
 	for _, tt := range tests {
 		if got := cleanLabel(tt.in); got != tt.want {
 			t.Errorf("cleanLabel(%q) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}
+
+// cleanText returns plain text as it is without scanning it rune by rune;
+// that shortcut must agree with the full cleaning on every input.
+func TestCleanTextShortcutAgrees(t *testing.T) {
+	inputs := []string{"", "a", "My Fundment Account 1", " lead", "trail ", "two  spaces", "tab\there",
+		"new\nline", "del\x7f", "Café", "~!@#$%^&*()_+{}|:<>?", " ", "a b c", "zero\u200bwidth"}
+	for _, in := range inputs {
+		var slow strings.Builder
+		space := false
+		for _, r := range in {
+			switch {
+			case unicode.IsSpace(r):
+				space = true
+				continue
+			case unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Co, r):
+				continue
+			}
+			if space && slow.Len() > 0 {
+				slow.WriteByte(' ')
+			}
+			space = false
+			slow.WriteRune(r)
+		}
+		if got := cleanText(in); got != slow.String() {
+			t.Errorf("cleanText(%q) = %q, want %q", in, got, slow.String())
+		}
+		if isPlainText(in) && in != slow.String() {
+			t.Errorf("isPlainText(%q) but cleaning changes it to %q", in, slow.String())
 		}
 	}
 }
