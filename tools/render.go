@@ -24,6 +24,11 @@ func cleanText(s string) string {
 	if isPlainText(s) {
 		return s
 	}
+	return foldText(s)
+}
+
+// foldText is cleanText without the shortcut for text that needs no cleaning.
+func foldText(s string) string {
 	var b strings.Builder
 	space := false
 	for _, r := range s {
