@@ -31,10 +31,11 @@ type stdioDrain struct {
 	ended    bool
 	timedOut bool
 
-	mu      sync.Mutex
-	pending map[string]bool // ids of requests not yet answered
-	outBuf  []byte          // output not yet ending in a newline
-	changed chan struct{}   // signalled when pending shrinks
+	mu        sync.Mutex
+	pending   map[string]bool // ids of requests not yet answered
+	cancelled map[string]bool // ids of requests cancelled before their answer
+	outBuf    []byte          // output not yet ending in a newline
+	changed   chan struct{}   // signalled when pending shrinks
 }
 
 type inputLine struct {
@@ -45,14 +46,15 @@ type inputLine struct {
 // newStdioDrain wraps in and out. Closing stop ends input as stdin closing does.
 func newStdioDrain(in io.Reader, out io.Writer, stop <-chan struct{}, bound time.Duration, logger *slog.Logger) *stdioDrain {
 	d := &stdioDrain{
-		stop:    stop,
-		bound:   bound,
-		logger:  logger,
-		out:     out,
-		lines:   make(chan inputLine),
-		quit:    make(chan struct{}),
-		pending: map[string]bool{},
-		changed: make(chan struct{}, 1),
+		stop:      stop,
+		bound:     bound,
+		logger:    logger,
+		out:       out,
+		lines:     make(chan inputLine),
+		quit:      make(chan struct{}),
+		pending:   map[string]bool{},
+		cancelled: map[string]bool{},
+		changed:   make(chan struct{}, 1),
 	}
 	go d.pump(in)
 	return d
@@ -117,34 +119,44 @@ func (d *stdioDrain) Read(p []byte) (int, error) {
 	}
 }
 
-// Write passes output on and notes the responses in it.
+// Write passes output on a whole message at a time and notes the responses
+// in it. The answer to a request the client cancelled is dropped: the
+// client has stopped waiting, and the MCP specification says a cancelled
+// request gets no response (mcp-go writes one all the same).
 func (d *stdioDrain) Write(p []byte) (int, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	n, err := d.out.Write(p)
-	out := p[:n]
+	in := p
 	// mcp-go writes one whole message a call, so output is copied only
 	// when a message arrives in pieces.
 	if len(d.outBuf) > 0 {
-		d.outBuf = append(d.outBuf, out...)
-		out = d.outBuf
+		d.outBuf = append(d.outBuf, p...)
+		in = d.outBuf
 	}
 	for {
-		i := bytes.IndexByte(out, '\n')
+		i := bytes.IndexByte(in, '\n')
 		if i < 0 {
 			break
 		}
-		if id, ok := responseID(out[:i]); ok {
+		msg := in[:i+1]
+		in = in[i+1:]
+		if id, ok := responseID(msg[:i]); ok {
+			if key, _ := idKey(id); d.cancelled[key] {
+				delete(d.cancelled, key)
+				continue
+			}
 			d.answered(id)
 		}
-		out = out[i+1:]
+		if _, err := d.out.Write(msg); err != nil {
+			return 0, err
+		}
 	}
-	if len(out) == 0 {
+	if len(in) == 0 {
 		d.outBuf = nil
 	} else {
-		d.outBuf = append(d.outBuf[:0], out...)
+		d.outBuf = append(d.outBuf[:0], in...)
 	}
-	return n, err
+	return len(p), nil
 }
 
 // responseID returns the id of a JSON-RPC response, reading no further into
@@ -203,6 +215,9 @@ func (d *stdioDrain) noteInput(line []byte) {
 	switch {
 	case msg.Method == "notifications/cancelled":
 		d.mu.Lock()
+		if key, ok := idKey(msg.Params.RequestID); ok && d.pending[key] {
+			d.cancelled[key] = true
+		}
 		d.answered(msg.Params.RequestID)
 		d.mu.Unlock()
 	case msg.Method != "" && !strings.HasPrefix(msg.Method, "notifications/"):
