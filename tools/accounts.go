@@ -51,8 +51,7 @@ func (t *Toolset) accountsTool() Tool {
 				OpenWorldHint:   mcp.ToBoolPtr(true),
 			},
 		},
-		ReadOnly: true,
-		Handler:  t.accounts,
+		Handler: t.accounts,
 	}
 }
 

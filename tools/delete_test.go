@@ -129,15 +129,15 @@ func TestDeleteAnnotations(t *testing.T) {
 		a := tool.Definition.Annotations
 		switch tool.Definition.Name {
 		case DeleteToolName:
-			if tool.ReadOnly || *a.ReadOnlyHint || !*a.DestructiveHint || *a.IdempotentHint {
+			if tool.ReadOnly() || *a.ReadOnlyHint || !*a.DestructiveHint || *a.IdempotentHint {
 				t.Errorf("delete annotations %+v", a)
 			}
 		case ListToolName, AccountsToolName:
-			if !tool.ReadOnly || !*a.ReadOnlyHint || *a.DestructiveHint {
+			if !tool.ReadOnly() || !*a.ReadOnlyHint || *a.DestructiveHint {
 				t.Errorf("list annotations %+v", a)
 			}
 		case RenameToolName:
-			if tool.ReadOnly || *a.ReadOnlyHint || *a.DestructiveHint || !*a.IdempotentHint {
+			if tool.ReadOnly() || *a.ReadOnlyHint || *a.DestructiveHint || !*a.IdempotentHint {
 				t.Errorf("rename annotations %+v", a)
 			}
 		}

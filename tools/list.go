@@ -43,8 +43,7 @@ func (t *Toolset) listTool() Tool {
 				OpenWorldHint:   mcp.ToBoolPtr(true),
 			},
 		},
-		ReadOnly: true,
-		Handler:  t.list,
+		Handler: t.list,
 	}
 }
 

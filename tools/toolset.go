@@ -86,8 +86,13 @@ type Tool struct {
 	Definition mcp.Tool
 	// Handler answers tools/call.
 	Handler server.ToolHandlerFunc
-	// ReadOnly is true when the tool changes nothing.
-	ReadOnly bool
+}
+
+// ReadOnly reports whether the tool changes nothing, as its annotations tell
+// clients; read-only mode trusts the same fact.
+func (t Tool) ReadOnly() bool {
+	hint := t.Definition.Annotations.ReadOnlyHint
+	return hint != nil && *hint
 }
 
 // Toolset holds the selected tools, bound to one Plannr API.
@@ -125,7 +130,7 @@ func NewToolset(api API, opts Options) *Toolset {
 func (t *Toolset) selected(tool Tool) bool {
 	name := tool.Definition.Name
 	switch {
-	case t.opts.ReadOnly && !tool.ReadOnly:
+	case t.opts.ReadOnly && !tool.ReadOnly():
 		return false
 	case name == DeleteToolName && !t.opts.EnableDelete:
 		return false
