@@ -7,23 +7,21 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/plannr-mcp/plannr-mcp/internal/untrusted"
 	"github.com/plannr-mcp/plannr-mcp/tools"
 )
 
 // cmdAccounts prints the accounts the configured token can act for, so a
 // person can set PLANNR_ACCOUNT_UUID to the right one.
 func cmdAccounts(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	a, rest, err := setup("accounts", args, stderr, getenv)
+	a, err := setup("accounts", args, stderr, getenv)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	if len(rest) > 0 {
-		return unexpectedArgs(rest)
-	}
 	logins, err := a.api.ListLogins(ctx)
 	if err != nil {
-		return fmt.Errorf("listing accounts: %s", a.toolset.DescribeError(err))
+		return fmt.Errorf("listing accounts: %s", a.toolset.DescribeError(ctx, err))
 	}
 	accounts := tools.Accounts(logins, a.account)
 	if len(accounts) == 0 {
@@ -40,7 +38,7 @@ func cmdAccounts(ctx context.Context, args []string, stdout, stderr io.Writer, g
 		if acct.Configured {
 			marks = append(marks, "configured")
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", tools.CleanText(acct.Name), tools.CleanText(acct.Type), acct.AccountUUID, strings.Join(marks, ", "))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", untrusted.Text(acct.Name), untrusted.Text(acct.Type), acct.AccountUUID, strings.Join(marks, ", "))
 	}
 	if err := w.Flush(); err != nil {
 		return err

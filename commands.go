@@ -12,15 +12,17 @@ import (
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/plannr-mcp/plannr-mcp/tools"
 )
 
 // flagDecl declares a command's own flags; the function it returns
 // finishes them after parsing.
 type flagDecl func(fs *flag.FlagSet, getenv func(string) string) func() error
 
-// setup parses flags, the shared ones and those extra declares, and wires
-// the app; positional arguments are returned.
-func setup(name string, args []string, stderr io.Writer, getenv func(string) string, extra ...flagDecl) (*app, []string, error) {
+// parseCommand parses a command's flags, the shared ones and those extra
+// declares, and returns the config and the positional arguments.
+func parseCommand(name string, args []string, stderr io.Writer, getenv func(string) string, extra ...flagDecl) (*config, []string, error) {
 	fs, finish := newFlagSet("plannr-mcp "+name, stderr, getenv)
 	finishExtra := make([]func() error, len(extra))
 	for i, declare := range extra {
@@ -32,18 +34,27 @@ func setup(name string, args []string, stderr io.Writer, getenv func(string) str
 	}
 	cfg, err := finish()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, badUsage(err)
 	}
 	for _, f := range finishExtra {
 		if err := f(); err != nil {
-			return nil, nil, err
+			return nil, nil, badUsage(err)
 		}
 	}
-	a, err := newApp(cfg, stderr, getenv)
+	return cfg, rest, nil
+}
+
+// setup parses a command line that takes no positional arguments and
+// wires the app.
+func setup(name string, args []string, stderr io.Writer, getenv func(string) string, extra ...flagDecl) (*app, error) {
+	cfg, rest, err := parseCommand(name, args, stderr, getenv, extra...)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return a, rest, nil
+	if len(rest) > 0 {
+		return nil, unexpectedArgs(rest)
+	}
+	return newApp(cfg, stderr, getenv)
 }
 
 // cmdServe serves MCP over stdio until stdin closes or a signal arrives, or
@@ -51,14 +62,11 @@ func setup(name string, args []string, stderr io.Writer, getenv func(string) str
 // within the shutdown timeout.
 func cmdServe(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
 	var opts serveOptions
-	a, rest, err := setup("serve", args, stderr, getenv, opts.declare)
+	a, err := setup("serve", args, stderr, getenv, opts.declare)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	if len(rest) > 0 {
-		return unexpectedArgs(rest)
-	}
 	if opts.transport == transportHTTP {
 		return serveHTTP(ctx, a, &opts)
 	}
@@ -101,14 +109,11 @@ func inProcessClient(ctx context.Context, a *app) (*client.Client, error) {
 
 // cmdTools prints every tool's definition, as tools/list returns it.
 func cmdTools(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	a, rest, err := setup("tools", args, stderr, getenv)
+	a, err := setup("tools", args, stderr, getenv)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	if len(rest) > 0 {
-		return unexpectedArgs(rest)
-	}
 	c, err := inProcessClient(ctx, a)
 	if err != nil {
 		return err
@@ -127,11 +132,12 @@ var errToolFailed = errors.New("tool call failed")
 
 // cmdCall runs one tool once and prints its result as JSON.
 func cmdCall(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	a, rest, err := setup("call", args, stderr, getenv)
+	cfg, rest, err := parseCommand("call", args, stderr, getenv)
 	if err != nil {
 		return err
 	}
-	defer a.close()
+	// The command line is checked in full before anything is wired, so a
+	// mistake in it is the first and only thing printed.
 	if len(rest) == 0 || len(rest) > 2 {
 		fmt.Fprintln(stderr, "usage: plannr-mcp call TOOL [JSON-ARGS] [flags]  (see plannr-mcp tools)")
 		return errUsage
@@ -140,9 +146,17 @@ func cmdCall(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	if len(rest) == 2 {
 		arguments = json.RawMessage(rest[1])
 		if !json.Valid(arguments) {
-			return fmt.Errorf("JSON-ARGS is not valid JSON: %s", rest[1])
+			return badUsage(fmt.Errorf("JSON-ARGS is not valid JSON: %s", rest[1]))
 		}
 	}
+	if err := tools.CheckToolNames([]string{rest[0]}); err != nil {
+		return badUsage(err)
+	}
+	a, err := newApp(cfg, stderr, getenv)
+	if err != nil {
+		return err
+	}
+	defer a.close()
 	c, err := inProcessClient(ctx, a)
 	if err != nil {
 		return err

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/plannr-mcp/plannr-mcp/auth"
+	"github.com/plannr-mcp/plannr-mcp/internal/untrusted"
 	"github.com/plannr-mcp/plannr-mcp/plannr"
 	"github.com/plannr-mcp/plannr-mcp/tools"
 )
@@ -31,6 +33,11 @@ type config struct {
 	attemptTimeout time.Duration
 	rateLimit      int // requests per minute; 0 turns client-side limiting off
 	listCacheTTL   time.Duration
+	maxResponse    int64 // bytes of one Plannr answer read at most
+
+	// stateKey signs list cursors and delete confirmations; empty means a
+	// random key per process.
+	stateKey []byte
 
 	// readOnly registers only the tools that change nothing; it wins over
 	// enableDelete and tools.
@@ -44,14 +51,17 @@ type config struct {
 
 // Environment variables that configure the server; flags override them.
 const (
-	envToken       = "PLANNR_TOKEN"
-	envTokenFile   = "PLANNR_TOKEN_FILE"
-	envBaseURL     = "PLANNR_BASE_URL"
-	envAccountUUID = "PLANNR_ACCOUNT_UUID"
-	envLogLevel    = "PLANNR_MCP_LOG_LEVEL"
-	envTimeout     = "PLANNR_TIMEOUT"
-	envReadOnly    = "PLANNR_MCP_READ_ONLY"
-	envTools       = "PLANNR_MCP_TOOLS"
+	envToken        = "PLANNR_TOKEN"
+	envTokenFile    = "PLANNR_TOKEN_FILE"
+	envBaseURL      = "PLANNR_BASE_URL"
+	envAccountUUID  = "PLANNR_ACCOUNT_UUID"
+	envLogLevel     = "PLANNR_MCP_LOG_LEVEL"
+	envTimeout      = "PLANNR_TIMEOUT"
+	envReadOnly     = "PLANNR_MCP_READ_ONLY"
+	envTools        = "PLANNR_MCP_TOOLS"
+	envSandbox      = "PLANNR_MCP_SANDBOX"
+	envStateKey     = "PLANNR_MCP_STATE_KEY"
+	envStateKeyFile = "PLANNR_MCP_STATE_KEY_FILE"
 
 	// The OAuth2 login (see login.go).
 	envConfigDir        = "PLANNR_MCP_CONFIG_DIR"
@@ -67,6 +77,7 @@ const (
 	envAttemptTimeout = "PLANNR_ATTEMPT_TIMEOUT"
 	envRateLimit      = "PLANNR_RATE_LIMIT"
 	envListCacheTTL   = "PLANNR_LIST_CACHE_TTL"
+	envMaxResponse    = "PLANNR_MAX_RESPONSE_BYTES"
 )
 
 // newFlagSet declares the flags shared by every command. The returned
@@ -77,7 +88,8 @@ func newFlagSet(name string, stderr io.Writer, getenv func(string) string) (*fla
 	cfg := &config{}
 	logLevel := envOr(getenv, envLogLevel, "info")
 	timeout := envOr(getenv, envTimeout, plannr.DefaultTimeout.String())
-	fs.BoolVar(&cfg.sandbox, "sandbox", false, "serve against the built-in fake Plannr with sample data; needs no credentials")
+	sandbox, sandboxErr := strconv.ParseBool(envOr(getenv, envSandbox, "false"))
+	fs.BoolVar(&cfg.sandbox, "sandbox", sandbox, "serve against the built-in fake Plannr with sample data; needs no credentials (env "+envSandbox+")")
 	fs.StringVar(&cfg.tokenFile, "token-file", getenv(envTokenFile), "file holding a Plannr Personal Access Token (env "+envTokenFile+"; or set "+envToken+")")
 	fs.StringVar(&cfg.baseURL, "base-url", envOr(getenv, envBaseURL, plannr.DefaultBaseURL), "Plannr API base URL (env "+envBaseURL+")")
 	fs.StringVar(&cfg.accountUUID, "account-uuid", getenv(envAccountUUID), "account to act for, sent as X-PLANNR-ACCOUNT-UUID (env "+envAccountUUID+")")
@@ -87,10 +99,14 @@ func newFlagSet(name string, stderr io.Writer, getenv func(string) string) (*fla
 	attemptTimeout := envOr(getenv, envAttemptTimeout, plannr.DefaultAttemptTimeout.String())
 	rateLimit := envOr(getenv, envRateLimit, strconv.Itoa(plannr.DefaultRateLimit().Requests))
 	listCacheTTL := envOr(getenv, envListCacheTTL, "0s")
+	maxResponse := envOr(getenv, envMaxResponse, formatBytes(plannr.DefaultMaxResponseBytes))
+	stateKeyFile := getenv(envStateKeyFile)
 	fs.StringVar(&retryMax, "retry-max", retryMax, "how many times to retry a request after a 429, 502, 503, 504, reset or timeout; 0 turns retries off (env "+envRetryMax+")")
 	fs.StringVar(&attemptTimeout, "attempt-timeout", attemptTimeout, "time limit for one attempt, after which it is retried; 0 leaves only --timeout (env "+envAttemptTimeout+")")
 	fs.StringVar(&rateLimit, "rate-limit", rateLimit, "most requests per minute to send Plannr; 0 turns client-side limiting off (env "+envRateLimit+")")
 	fs.StringVar(&listCacheTTL, "list-cache-ttl", listCacheTTL, "how long to reuse a list of connections, such as 5s; 0 turns caching off (env "+envListCacheTTL+")")
+	fs.StringVar(&maxResponse, "max-response-bytes", maxResponse, "largest answer read from Plannr, such as 32MiB; a larger one is an error (env "+envMaxResponse+")")
+	fs.StringVar(&stateKeyFile, "state-key-file", stateKeyFile, "file holding the key that signs list cursors and delete confirmations, shared by replicas (env "+envStateKeyFile+"; or set "+envStateKey+"); default a random key per process")
 	readOnly, readOnlyErr := strconv.ParseBool(envOr(getenv, envReadOnly, "false"))
 	fs.BoolVar(&cfg.readOnly, "read-only", readOnly, "serve only the tools that change nothing; wins over --enable-delete and --tools (env "+envReadOnly+")")
 	fs.BoolVar(&cfg.enableDelete, "enable-delete", false, "serve "+tools.DeleteToolName+", which is off without this flag")
@@ -100,6 +116,20 @@ func newFlagSet(name string, stderr io.Writer, getenv func(string) string) (*fla
 	return fs, func() (*config, error) {
 		if readOnlyErr != nil {
 			return nil, fmt.Errorf("%s %q: use true or false", envReadOnly, getenv(envReadOnly))
+		}
+		if sandboxErr != nil {
+			return nil, fmt.Errorf("%s %q: use true or false", envSandbox, getenv(envSandbox))
+		}
+		uuid, err := canonicalAccountUUID(cfg.accountUUID)
+		if err != nil {
+			return nil, err
+		}
+		cfg.accountUUID = uuid
+		if cfg.maxResponse, err = parseBytes(maxResponse); err != nil || cfg.maxResponse <= 0 {
+			return nil, fmt.Errorf("--max-response-bytes %q: use a size such as 32MiB, 500KiB or 1048576 (bytes)", maxResponse)
+		}
+		if cfg.stateKey, err = readStateKey(getenv(envStateKey), stateKeyFile); err != nil {
+			return nil, err
 		}
 		names, err := parseToolList(toolList, cfg.readOnly, cfg.enableDelete)
 		if err != nil {
@@ -159,6 +189,68 @@ func parseToolList(list string, readOnly, enableDelete bool) ([]string, error) {
 	return names, nil
 }
 
+// canonicalAccountUUID checks the configured account uuid and writes it in
+// lower case, as Plannr does; empty stays empty.
+func canonicalAccountUUID(uuid string) (string, error) {
+	if strings.TrimSpace(uuid) == "" {
+		return "", nil
+	}
+	canonical, ok := plannr.CanonicalUUID(uuid)
+	if !ok {
+		return "", fmt.Errorf("--account-uuid (%s) %q is not a uuid such as 5f0c1e7a-2b4d-4c6e-8f10-3a5b7c9d1e2f; run plannr-mcp accounts to see the account uuids the credential can act for", envAccountUUID, untrusted.Truncate(uuid, 60))
+	}
+	return canonical, nil
+}
+
+// readStateKey reads the key that signs cursors and confirmations: from the
+// file if one is named, else the variable's value; none means random.
+func readStateKey(value, file string) ([]byte, error) {
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("reading the state key file: %w", err)
+		}
+		value = strings.TrimSpace(string(b))
+		if value == "" {
+			return nil, fmt.Errorf("state key file %s is empty", file)
+		}
+	}
+	if value != "" && len(value) < tools.MinStateKeyLength {
+		return nil, fmt.Errorf("the state key (%s or --state-key-file) is %d bytes long; use at least %d random bytes, such as the output of: openssl rand -base64 32", envStateKey, len(value), tools.MinStateKeyLength)
+	}
+	return []byte(value), nil
+}
+
+// parseBytes reads a size: a number of bytes, or one with a KiB, MiB or GiB suffix.
+func parseBytes(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	mult := int64(1)
+	for suffix, m := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
+		if n, ok := strings.CutSuffix(s, suffix); ok {
+			s, mult = strings.TrimSpace(n), m
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n > (1<<62)/mult {
+		return 0, fmt.Errorf("not a size: %q", s)
+	}
+	return n * mult, nil
+}
+
+// formatBytes writes a size as parseBytes reads it.
+func formatBytes(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return strconv.FormatInt(n>>30, 10) + "GiB"
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + "MiB"
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return strconv.FormatInt(n>>10, 10) + "KiB"
+	}
+	return strconv.FormatInt(n, 10)
+}
+
 func envOr(getenv func(string) string, key, fallback string) string {
 	if v := getenv(key); v != "" {
 		return v
@@ -204,11 +296,12 @@ func parseFlags(fs *flag.FlagSet, args []string, finish func() (*config, error))
 	if len(rest) > 0 {
 		return nil, unexpectedArgs(rest)
 	}
-	return finish()
+	cfg, err := finish()
+	return cfg, badUsage(err)
 }
 
 func unexpectedArgs(args []string) error {
-	return fmt.Errorf("unexpected arguments: %s", strings.Join(args, " "))
+	return badUsage(fmt.Errorf("unexpected arguments: %s", strings.Join(args, " ")))
 }
 
 // loginStore is the store of the OAuth2 login: --config-dir or

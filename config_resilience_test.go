@@ -8,38 +8,50 @@ import (
 	"time"
 )
 
+// resilience is the part of a config these tests compare.
+type resilience struct {
+	retryMax       int
+	attemptTimeout time.Duration
+	rateLimit      int
+	listCacheTTL   time.Duration
+	maxResponse    int64
+}
+
 func TestResilienceSettings(t *testing.T) {
+	const mib = 1 << 20
 	tests := []struct {
 		name    string
 		args    []string
 		env     map[string]string
-		want    config // only the resilience fields are compared
+		want    resilience
 		wantErr string
 	}{
 		{
 			name: "defaults",
-			want: config{retryMax: 4, attemptTimeout: 10 * time.Second, rateLimit: 500},
+			want: resilience{retryMax: 4, attemptTimeout: 10 * time.Second, rateLimit: 500, maxResponse: 32 * mib},
 		},
 		{
 			name: "flags",
-			args: []string{"--retry-max", "2", "--attempt-timeout", "3s", "--rate-limit", "120", "--list-cache-ttl", "5s"},
-			want: config{retryMax: 2, attemptTimeout: 3 * time.Second, rateLimit: 120, listCacheTTL: 5 * time.Second},
+			args: []string{"--retry-max", "2", "--attempt-timeout", "3s", "--rate-limit", "120", "--list-cache-ttl", "5s", "--max-response-bytes", "64MiB"},
+			want: resilience{retryMax: 2, attemptTimeout: 3 * time.Second, rateLimit: 120, listCacheTTL: 5 * time.Second, maxResponse: 64 * mib},
 		},
 		{
 			name: "environment",
-			env:  map[string]string{envRetryMax: "0", envAttemptTimeout: "0", envRateLimit: "0", envListCacheTTL: "2s"},
-			want: config{retryMax: 0, attemptTimeout: 0, rateLimit: 0, listCacheTTL: 2 * time.Second},
+			env:  map[string]string{envRetryMax: "0", envAttemptTimeout: "0", envRateLimit: "0", envListCacheTTL: "2s", envMaxResponse: "1048576"},
+			want: resilience{retryMax: 0, attemptTimeout: 0, rateLimit: 0, listCacheTTL: 2 * time.Second, maxResponse: mib},
 		},
 		{
 			name: "flags override the environment",
 			args: []string{"--rate-limit", "60"},
 			env:  map[string]string{envRateLimit: "0"},
-			want: config{retryMax: 4, attemptTimeout: 10 * time.Second, rateLimit: 60},
+			want: resilience{retryMax: 4, attemptTimeout: 10 * time.Second, rateLimit: 60, maxResponse: 32 * mib},
 		},
 		{name: "negative retries", args: []string{"--retry-max", "-1"}, wantErr: "--retry-max"},
 		{name: "rate limit not a number", env: map[string]string{envRateLimit: "lots"}, wantErr: "--rate-limit"},
 		{name: "bad attempt timeout", args: []string{"--attempt-timeout", "soon"}, wantErr: "--attempt-timeout"},
 		{name: "negative cache lifetime", args: []string{"--list-cache-ttl", "-5s"}, wantErr: "--list-cache-ttl"},
+		{name: "response limit of zero", args: []string{"--max-response-bytes", "0"}, wantErr: "--max-response-bytes"},
+		{name: "response limit with an unknown unit", env: map[string]string{envMaxResponse: "32MB"}, wantErr: "--max-response-bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,7 +70,7 @@ func TestResilienceSettings(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := config{retryMax: cfg.retryMax, attemptTimeout: cfg.attemptTimeout, rateLimit: cfg.rateLimit, listCacheTTL: cfg.listCacheTTL}
+			got := resilience{retryMax: cfg.retryMax, attemptTimeout: cfg.attemptTimeout, rateLimit: cfg.rateLimit, listCacheTTL: cfg.listCacheTTL, maxResponse: cfg.maxResponse}
 			if got != tt.want {
 				t.Errorf("got %+v, want %+v", got, tt.want)
 			}

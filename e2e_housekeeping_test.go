@@ -298,9 +298,10 @@ func TestStdioBadToolSelectionStopsStart(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			// A bad selection is a mistake in the command line: usage, exit 2.
 			code, stdout, stderr := runCLI(t, append(baseEnv(t), tt.env...), tt.args...)
-			if code != 1 || !strings.Contains(stderr, tt.want) {
-				t.Fatalf("exit %d, stderr %q; want exit 1 and %q", code, stderr, tt.want)
+			if code != 2 || !strings.Contains(stderr, tt.want) {
+				t.Fatalf("exit %d, stderr %q; want exit 2 and %q", code, stderr, tt.want)
 			}
 			if stdout != "" {
 				t.Errorf("stdout %q; want nothing", stdout)
@@ -450,7 +451,7 @@ func TestCLIAccounts(t *testing.T) {
 	}
 
 	code, _, stderr = runCLI(t, baseEnv(t), "accounts", "--sandbox", "extra")
-	if code != 1 || !strings.Contains(stderr, "unexpected arguments: extra") {
+	if code != 2 || !strings.Contains(stderr, "unexpected arguments: extra") {
 		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
 }

@@ -416,29 +416,32 @@ func TestHTTPTokenFile(t *testing.T) {
 
 func TestHTTPStartupErrors(t *testing.T) {
 	dir := t.TempDir()
+	// A flag or variable of the wrong form is a usage error (exit 2); a
+	// setting that is well formed but refused when serving starts exits 1.
 	tests := []struct {
 		name string
 		env  []string
 		args []string
+		code int
 		want string
 	}{
-		{"all interfaces without client tokens", nil, []string{"--addr", "0.0.0.0:0"}, "PLANNR_MCP_AUTH_TOKENS"},
-		{"a public name without client tokens", nil, []string{"--addr", "mcp.example.com:8080"}, "refusing to serve on mcp.example.com:8080"},
-		{"short client token", []string{"PLANNR_MCP_AUTH_TOKENS=tooshort"}, nil, "shorter than 16"},
-		{"missing token file", nil, []string{"--auth-token-file", filepath.Join(dir, "none")}, "reading client token file"},
-		{"unknown transport", nil, []string{"--transport", "carrier-pigeon"}, "use stdio or http"},
-		{"bad duration", nil, []string{"--read-timeout", "soon"}, "--read-timeout"},
-		{"bad body limit", nil, []string{"--max-body-bytes", "0"}, "--max-body-bytes"},
-		{"bad stateless value", []string{"PLANNR_MCP_STATELESS=perhaps"}, nil, "PLANNR_MCP_STATELESS"},
-		{"bad origin", nil, []string{"--allowed-origins", "https://app.example.com/path"}, "without a path"},
-		{"bad proxy", nil, []string{"--trusted-proxies", "the-proxy"}, "--trusted-proxies"},
+		{"all interfaces without client tokens", nil, []string{"--addr", "0.0.0.0:0"}, 1, "PLANNR_MCP_AUTH_TOKENS"},
+		{"a public name without client tokens", nil, []string{"--addr", "mcp.example.com:8080"}, 1, "refusing to serve on mcp.example.com:8080"},
+		{"short client token", []string{"PLANNR_MCP_AUTH_TOKENS=tooshort"}, nil, 2, "shorter than 16"},
+		{"missing token file", nil, []string{"--auth-token-file", filepath.Join(dir, "none")}, 2, "reading client token file"},
+		{"unknown transport", nil, []string{"--transport", "carrier-pigeon"}, 2, "use stdio or http"},
+		{"bad duration", nil, []string{"--read-timeout", "soon"}, 2, "--read-timeout"},
+		{"bad body limit", nil, []string{"--max-body-bytes", "0"}, 2, "--max-body-bytes"},
+		{"bad stateless value", []string{"PLANNR_MCP_STATELESS=perhaps"}, nil, 2, "PLANNR_MCP_STATELESS"},
+		{"bad origin", nil, []string{"--allowed-origins", "https://app.example.com/path"}, 1, "without a path"},
+		{"bad proxy", nil, []string{"--trusted-proxies", "the-proxy"}, 2, "--trusted-proxies"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			args := append([]string{"serve", "--sandbox", "--transport", "http", "--addr", "127.0.0.1:0"}, tt.args...)
 			code, stdout, stderr := runCLI(t, append(baseEnv(t), tt.env...), args...)
-			if code != 1 || !strings.Contains(stderr, tt.want) {
-				t.Fatalf("exit %d, stderr %q; want exit 1 and %q", code, stderr, tt.want)
+			if code != tt.code || !strings.Contains(stderr, tt.want) {
+				t.Fatalf("exit %d, stderr %q; want exit %d and %q", code, stderr, tt.code, tt.want)
 			}
 			if strings.Contains(stderr, "serving MCP") || stdout != "" {
 				t.Fatalf("served anyway: stdout %q, stderr %q", stdout, stderr)

@@ -24,8 +24,12 @@ import (
 // of the server may ever contain it.
 const testToken = "e2e-secret-token-4b1d"
 
-// builtBinary builds plannr-mcp once per test run.
+// builtBinary builds plannr-mcp once per test run; PLANNR_MCP_BIN names a
+// binary to test instead, such as one built from an earlier commit.
 var builtBinary = sync.OnceValues(func() (string, error) {
+	if bin := os.Getenv("PLANNR_MCP_BIN"); bin != "" {
+		return bin, nil
+	}
 	dir, err := os.MkdirTemp("", "plannr-mcp-e2e")
 	if err != nil {
 		return "", err
@@ -281,7 +285,9 @@ func TestStdioBadArgumentsNeverReachPlannr(t *testing.T) {
 		{"uuid not a UUID", "rename_oauth_connection", map[string]any{"uuid": "fundment-1", "label": "x"}, `must be a UUID`},
 		{"empty label", "rename_oauth_connection", map[string]any{"uuid": uuid, "label": "   "}, `must not be empty`},
 		{"overlong label", "rename_oauth_connection", map[string]any{"uuid": uuid, "label": strings.Repeat("é", 256)}, `256 characters long; the limit is 255`},
-		{"control characters", "rename_oauth_connection", map[string]any{"uuid": uuid, "label": "a\nb"}, `control characters`},
+		{"control characters", "rename_oauth_connection", map[string]any{"uuid": uuid, "label": "a\nb"}, `control or invisible characters`},
+		{"bidi override", "rename_oauth_connection", map[string]any{"uuid": uuid, "label": "Fundment\u202e main"}, `character 9 is U+202E`},
+		{"zero-width space", "rename_oauth_connection", map[string]any{"uuid": uuid, "label": "Fund\u200bment"}, `U+200B`},
 		{"unknown argument", "rename_oauth_connection", map[string]any{"uuid": uuid, "label": "x", "colour": "red"}, `unknown argument "colour"`},
 		{"list with an argument", "list_oauth_connections", map[string]any{"all": true}, `unknown argument "all"`},
 	}
@@ -422,7 +428,7 @@ func TestCLI(t *testing.T) {
 	})
 	t.Run("bad JSON arguments", func(t *testing.T) {
 		code, _, stderr := runCLI(t, env, "call", "--sandbox", "rename_oauth_connection", `{"uuid":`)
-		if code != 1 || !strings.Contains(stderr, "not valid JSON") {
+		if code != 2 || !strings.Contains(stderr, "not valid JSON") {
 			t.Fatalf("exit %d, stderr %q", code, stderr)
 		}
 	})

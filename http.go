@@ -154,6 +154,9 @@ func splitList(s string) []string {
 func serveHTTP(ctx context.Context, a *app, o *serveOptions) error {
 	cfg := o.http
 	cfg.Logger = a.logger
+	// A client token never goes upstream, but no upstream text may carry
+	// one out either.
+	a.secrets.Set("client tokens", cfg.Tokens...)
 	srv, err := httpserve.New(a.mcp, cfg)
 	if err == nil {
 		err = srv.ListenAndServe(ctx)

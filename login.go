@@ -8,9 +8,9 @@ import (
 	"log/slog"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/plannr-mcp/plannr-mcp/auth"
+	"github.com/plannr-mcp/plannr-mcp/internal/untrusted"
 	"github.com/plannr-mcp/plannr-mcp/plannr"
 )
 
@@ -21,7 +21,7 @@ var errReported = errors.New("reported")
 // for every plannr-mcp process of this user.
 func cmdLogin(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	if err := refuseSecretFlag(args); err != nil {
-		return err
+		return badUsage(err)
 	}
 	fs, finish := newFlagSet("plannr-mcp login", stderr, getenv)
 	clientID := fs.String("client-id", getenv(envClientID), "OAuth2 client id Plannr issued (env "+envClientID+")")
@@ -37,9 +37,9 @@ func cmdLogin(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 	switch {
 	case cfg.sandbox:
-		return errors.New("the sandbox needs no login: run plannr-mcp --sandbox (or plannr-mcp call TOOL --sandbox) directly")
+		return badUsage(errors.New("the built-in sandbox needs no login: run plannr-mcp --sandbox (or plannr-mcp call TOOL --sandbox) directly. To try the OAuth2 login itself, serve the sandbox on its own with plannr-mcp sandbox-api and log in to it: see plannr-mcp sandbox-api --help"))
 	case *wait <= 0:
-		return fmt.Errorf("--login-timeout %s: use a positive duration such as 5m", *wait)
+		return badUsage(fmt.Errorf("--login-timeout %s: use a positive duration such as 5m", *wait))
 	case strings.TrimSpace(*clientID) == "":
 		return fmt.Errorf("no OAuth2 client id: set %s (or --client-id) to the client id Plannr issued you. Plannr issues a client id and secret on request (integrations@plannrcrm.com), for the redirect URL %s; with a Personal Access Token instead, set %s and skip the login",
 			envClientID, *redirectURL, envToken)
@@ -53,6 +53,8 @@ func cmdLogin(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if err != nil {
 		return err
 	}
+	secrets := untrusted.NewSecrets()
+	secrets.Set("client secret", secret)
 	opts := auth.LoginOptions{
 		BaseURL:      cfg.baseURL,
 		ClientID:     strings.TrimSpace(*clientID),
@@ -60,8 +62,9 @@ func cmdLogin(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		RedirectURL:  *redirectURL,
 		Timeout:      *wait,
 		Out:          stdout,
-		HTTPClient:   auth.NewTokenHTTPClient(cfg.timeout),
+		HTTPClient:   auth.NewTokenHTTPClient(cfg.timeout, secrets),
 		Logger:       logger,
+		Secrets:      secrets,
 	}
 	if !*noBrowser {
 		opts.OpenBrowser = auth.BrowserOpener(getenv)
@@ -116,7 +119,7 @@ func patInUse(cfg *config, getenv func(string) string) string {
 
 // printLogin tells the person who is logged in, and what happens next.
 func printLogin(w io.Writer, rec *auth.Record, store *auth.Store, cfg *config) {
-	fmt.Fprintf(w, "\nLogged in to Plannr (%s) as %s.\n", rec.BaseURL, printable(rec.Who()))
+	fmt.Fprintf(w, "\nLogged in to Plannr (%s) as %s.\n", rec.BaseURL, untrusted.Text(rec.Who()))
 	printAccounts(w, rec.User)
 	if rec.User != nil && len(rec.User.Accounts) > 1 && cfg.accountUUID == "" {
 		fmt.Fprintf(w, "To act for one account in particular, set %s to its uuid.\n", envAccountUUID)
@@ -137,19 +140,8 @@ func printAccounts(w io.Writer, u *auth.User) {
 		if a.UUID == u.PreferredAccountUUID {
 			mark = "  (preferred)"
 		}
-		fmt.Fprintf(w, "  %s (%s)  %s%s\n", printable(a.Name), printable(a.Type), printable(a.UUID), mark)
+		fmt.Fprintf(w, "  %s (%s)  %s%s\n", untrusted.Text(a.Name), untrusted.Text(a.Type), untrusted.Text(a.UUID), mark)
 	}
-}
-
-// printable drops control and formatting characters from text typed into
-// Plannr by people, so it cannot disturb the terminal.
-func printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
-			return -1
-		}
-		return r
-	}, s)
 }
 
 // cmdLogout removes the stored login.
@@ -190,6 +182,10 @@ func cmdAuth(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	if len(args) > 0 && args[0] == "status" {
 		return cmdAuthStatus(ctx, args[1:], stdout, stderr, getenv)
 	}
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+		fmt.Fprintln(stdout, "usage: plannr-mcp auth status [--offline] [flags]")
+		return nil
+	}
 	fmt.Fprintln(stderr, "usage: plannr-mcp auth status [--offline] [flags]")
 	return errUsage
 }
@@ -213,7 +209,8 @@ func cmdAuthStatus(ctx context.Context, args []string, stdout, stderr io.Writer,
 	if store, err := cfg.loginStore(logger); err == nil {
 		_, _ = store.Load()
 	}
-	cred, err := selectCredential(cfg, getenv, newLogger(stderr, slog.LevelError))
+	secrets := untrusted.NewSecrets()
+	cred, err := selectCredential(cfg, getenv, newLogger(stderr, slog.LevelError), secrets)
 	if err != nil {
 		return err
 	}
@@ -239,13 +236,13 @@ func cmdAuthStatus(ctx context.Context, args []string, stdout, stderr io.Writer,
 	var checkErr error
 	var user *auth.User
 	if !*offline {
-		user, checkErr = checkCredential(ctx, cfg, cred)
+		user, checkErr = checkCredential(ctx, cfg, cred, secrets)
 	}
 
 	switch cred.kind {
 	case credPAT:
 		if user != nil {
-			fmt.Fprintf(stdout, "Logged in as: %s\n", printable(orUnknown(user.Email)))
+			fmt.Fprintf(stdout, "Logged in as: %s\n", untrusted.Text(orUnknown(user.Email)))
 			printAccounts(stdout, user)
 		}
 		fmt.Fprintln(stdout, "Expiry: Personal Access Tokens last a year from when Plannr issued them; Plannr does not tell plannr-mcp when this one expires.")
@@ -275,11 +272,12 @@ func cmdAuthStatus(ctx context.Context, args []string, stdout, stderr io.Writer,
 
 // checkCredential asks Plannr who the credential belongs to. For a stored
 // login this refreshes the token if it is due, like any call.
-func checkCredential(ctx context.Context, cfg *config, cred *credential) (*auth.User, error) {
+func checkCredential(ctx context.Context, cfg *config, cred *credential, secrets *untrusted.Secrets) (*auth.User, error) {
 	client, err := plannr.NewClient(cred.source,
 		plannr.WithBaseURL(cfg.baseURL),
 		plannr.WithUserAgent("plannr-mcp/"+version()),
 		plannr.WithTimeout(cfg.timeout),
+		plannr.WithSecrets(secrets),
 	)
 	if err != nil {
 		return nil, err
@@ -288,17 +286,7 @@ func checkCredential(ctx context.Context, cfg *config, cred *credential) (*auth.
 	if err != nil {
 		return nil, err
 	}
-	u := &auth.User{}
-	for _, l := range logins {
-		if u.Email == "" {
-			u.Email = l.Email
-		}
-		if u.PreferredAccountUUID == "" {
-			u.PreferredAccountUUID = l.PreferredAccountUUID
-		}
-		u.Accounts = append(u.Accounts, auth.Account{UUID: l.Account.UUID, Name: l.Account.Name, Type: l.Account.Type})
-	}
-	return u, nil
+	return auth.UserFromLogins(logins), nil
 }
 
 // printStoredLogin shows the stored login: whose it is and when its tokens
@@ -308,7 +296,7 @@ func printStoredLogin(w io.Writer, store *auth.Store, baseURL string, now time.T
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "Logged in as: %s (since %s)\n", printable(rec.Who()), rec.LoggedInAt.Local().Format(time.DateTime))
+	fmt.Fprintf(w, "Logged in as: %s (since %s)\n", untrusted.Text(rec.Who()), rec.LoggedInAt.Local().Format(time.DateTime))
 	printAccounts(w, rec.User)
 	if strings.TrimRight(rec.BaseURL, "/") != strings.TrimRight(baseURL, "/") {
 		fmt.Fprintf(w, "The login was made for %s, not %s: run plannr-mcp login with the base URL the servers use.\n", rec.BaseURL, baseURL)
@@ -351,10 +339,10 @@ func describeCheckError(err error) string {
 	var apiErr *plannr.ErrorResponse
 	switch {
 	case errors.As(err, &ce):
-		return "No usable token: " + ce.Err.Error() + "."
+		return "No usable token: " + untrusted.Text(ce.Err.Error()) + "."
 	case errors.As(err, &apiErr) && apiErr.StatusCode == 401:
 		return "Plannr answered 401 Unauthenticated: the token is wrong, expired or revoked."
 	default:
-		return err.Error() + "."
+		return untrusted.Text(err.Error()) + "."
 	}
 }

@@ -37,10 +37,23 @@ type loginRun struct {
 // authorize endpoint, which redirects to the login's callback listener.
 func (w *loginWorld) runLogin(t *testing.T, tamper func(string) string) loginRun {
 	t.Helper()
+	return playLogin(t, w.environ(), func(u string) (*http.Response, error) {
+		if tamper != nil {
+			u = tamper(u)
+		}
+		return http.Get(u)
+	})
+}
+
+// playLogin runs `plannr-mcp login --no-browser` with env, and hands the
+// URL it prints to browse, which plays the person's browser and returns
+// the last page it was shown: the login's own callback page.
+func playLogin(t *testing.T, env []string, browse func(authorizeURL string) (*http.Response, error)) loginRun {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary(t), "login", "--no-browser", "--login-timeout", "45s")
-	cmd.Env = w.environ()
+	cmd.Env = env
 	var stderr syncBuffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
@@ -70,10 +83,7 @@ func (w *loginWorld) runLogin(t *testing.T, tamper func(string) string) loginRun
 	var run loginRun
 	select {
 	case u := <-urls:
-		if tamper != nil {
-			u = tamper(u)
-		}
-		resp, err := http.Get(u)
+		resp, err := browse(u)
 		if err != nil {
 			t.Fatalf("browser: %v", err)
 		}

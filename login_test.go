@@ -188,7 +188,7 @@ func TestCredentialPrecedence(t *testing.T) {
 			}
 			cfg := &config{baseURL: w.url, configDir: w.configDir, tokenFile: tt.tokenFile, timeout: time.Second}
 			var logs syncBuffer
-			cred, err := selectCredential(cfg, w.getenv(tt.extra...), slog.New(slog.NewTextHandler(&logs, nil)))
+			cred, err := selectCredential(cfg, w.getenv(tt.extra...), slog.New(slog.NewTextHandler(&logs, nil)), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -315,15 +315,15 @@ func TestLoginCommandInputErrors(t *testing.T) {
 		code  int
 		want  string
 	}{
-		{"secret as a flag", []string{"login", "--client-secret=abc"}, nil, 1, "--client-secret is not accepted"},
-		{"secret as a flag, spaced", []string{"login", "-client-secret", "abc"}, nil, 1, "--client-secret is not accepted"},
+		{"secret as a flag", []string{"login", "--client-secret=abc"}, nil, 2, "--client-secret is not accepted"},
+		{"secret as a flag, spaced", []string{"login", "-client-secret", "abc"}, nil, 2, "--client-secret is not accepted"},
 		{"no client id", []string{"login"}, []string{envClientID + "="}, 1, "set PLANNR_CLIENT_ID"},
 		{"no secret", []string{"login"}, []string{envClientSecretFile + "="}, 1, "no OAuth2 client secret"},
 		{"empty secret file", []string{"login", "--client-secret-file", os.DevNull}, nil, 1, "client secret file"},
 		{"remote redirect", []string{"login", "--redirect-url", "https://example.com/cb"}, nil, 1, "must start with http://"},
-		{"sandbox", []string{"login", "--sandbox"}, nil, 1, "the sandbox needs no login"},
-		{"bad timeout", []string{"login", "--login-timeout", "0s"}, nil, 1, "--login-timeout"},
-		{"stray argument", []string{"login", "now"}, nil, 1, "unexpected arguments"},
+		{"sandbox", []string{"login", "--sandbox"}, nil, 2, "the built-in sandbox needs no login"},
+		{"bad timeout", []string{"login", "--login-timeout", "0s"}, nil, 2, "--login-timeout"},
+		{"stray argument", []string{"login", "now"}, nil, 2, "unexpected arguments"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

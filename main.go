@@ -46,10 +46,28 @@ func main() {
 // has already been printed.
 var errUsage = errors.New("usage")
 
+// usageError is a command line that names something wrong (a flag's
+// value, an argument); it exits 2, as errUsage does.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// badUsage marks err as a mistake in the command line.
+func badUsage(err error) error {
+	if err == nil {
+		return nil
+	}
+	return usageError{err}
+}
+
 // run is the whole program, with its environment passed in so tests can drive it.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	command := "serve"
-	if len(args) > 0 && !isFlag(args[0]) {
+	switch {
+	case len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help"):
+		command = "help"
+	case len(args) > 0 && !isFlag(args[0]):
 		command, args = args[0], args[1:]
 	}
 	var err error
@@ -79,10 +97,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		printUsage(stderr)
 		return 2
 	}
+	var bad usageError
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
-	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, errUsage):
+		return 2
+	case errors.As(err, &bad):
+		fmt.Fprintf(stderr, "plannr-mcp %s: %v\n(run plannr-mcp help for the commands and flags)\n", command, err)
 		return 2
 	case errors.Is(err, errToolFailed), errors.Is(err, errReported):
 		return 1

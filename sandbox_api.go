@@ -34,11 +34,20 @@ func cmdSandboxAPI(ctx context.Context, args []string, stdout, stderr io.Writer,
 	addr := fs.String("addr", "127.0.0.1:0", "address to listen on; port 0 picks a free port")
 	token := fs.String("token", envOr(getenv, envSandboxToken, plannrtest.SandboxToken), "bearer token the fake accepts (env "+envSandboxToken+")")
 	logLevel := fs.String("log-level", envOr(getenv, envLogLevel, "info"), "debug, info, warn or error; logs go to stderr (env "+envLogLevel+")")
+	redirects := fs.String("redirect-urls", "", "comma-separated redirect URLs the demo OAuth2 client accepts besides "+strings.Join(plannrtest.DemoRedirectURIs(), " and "))
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: plannr-mcp sandbox-api [flags]
 
-Serves the fake Plannr API with sample data on its own, for tests. Prints the
-base URL (for PLANNR_BASE_URL) on stdout, then serves until interrupted.
+Serves the fake Plannr API with sample data on its own, for tests and for
+trying plannr-mcp. Prints the base URL (for PLANNR_BASE_URL) on stdout, then
+serves until interrupted.
+
+It accepts the bearer token below, and it has Plannr's OAuth2 endpoints with
+a demo client (PLANNR_CLIENT_ID=`+plannrtest.DemoClientID+`,
+PLANNR_CLIENT_SECRET=`+plannrtest.DemoClientSecret+`) and a sign-in page for two
+demo users, `+plannrtest.OwnerEmail+` and `+plannrtest.SecondUserEmail+`
+(password `+plannrtest.DemoPassword+`), so that plannr-mcp login works against it.
+
 Besides the Plannr endpoints it answers, for tests only:
   GET  /_sandbox/requests   every API request received since the last reset:
                             method, path, status and state (in-flight, completed,
@@ -46,7 +55,9 @@ Besides the Plannr endpoints it answers, for tests only:
   POST /_sandbox/faults     queue a fault for matching requests, a JSON object:
                             method, path (empty matches any), status, body,
                             content_type, headers {name: value}, delay_ms,
-                            times (default 1), reset, hang, truncate, size
+                            times (default 1), reset, hang, truncate, size,
+                            drop_answer (carry the request out, then cut the
+                            connection instead of answering)
   POST /_sandbox/reset      restore the sample data and clear faults and the log
 
 Flags:
@@ -61,11 +72,11 @@ Flags:
 		return unexpectedArgs(rest)
 	}
 	if *token == "" {
-		return errors.New("--token must not be empty")
+		return badUsage(errors.New("--token must not be empty"))
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return fmt.Errorf("--log-level %q: use debug, info, warn or error", *logLevel)
+		return badUsage(fmt.Errorf("--log-level %q: use debug, info, warn or error", *logLevel))
 	}
 	logger := newLogger(stderr, level)
 
@@ -76,7 +87,7 @@ Flags:
 	}
 	url := "http://" + ln.Addr().String()
 	srv := &http.Server{
-		Handler:           newSandboxAPI(*token),
+		Handler:           newSandboxAPI(*token, splitList(*redirects)...),
 		ReadHeaderTimeout: 5 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
@@ -104,7 +115,8 @@ Flags:
 // sandboxAPI is the fake Plannr plus the inspection endpoints tests use: a
 // log of every API request with how it ended, fault injection and a reset.
 type sandboxAPI struct {
-	token string
+	token     string
+	redirects []string // extra redirect URLs of the demo client
 
 	mu   sync.Mutex
 	fake *plannrtest.Server
@@ -137,12 +149,13 @@ type sandboxFault struct {
 	Hang        bool              `json:"hang"`
 	Truncate    bool              `json:"truncate"`
 	Size        int               `json:"size"`
+	DropAnswer  bool              `json:"drop_answer"`
 }
 
 // fault converts f, or says what is wrong with it.
 func (f sandboxFault) fault() (plannrtest.Fault, error) {
-	if f.Status == 0 && f.DelayMS <= 0 && !f.Reset && !f.Hang && !f.Truncate && f.Size <= 0 {
-		return plannrtest.Fault{}, errors.New("a fault needs at least one of status, delay_ms, reset, hang, truncate or size")
+	if f.Status == 0 && f.DelayMS <= 0 && !f.Reset && !f.Hang && !f.Truncate && f.Size <= 0 && !f.DropAnswer {
+		return plannrtest.Fault{}, errors.New("a fault needs at least one of status, delay_ms, reset, hang, truncate, size or drop_answer")
 	}
 	if f.DelayMS < 0 || f.Times < 0 || f.Size < 0 {
 		return plannrtest.Fault{}, errors.New("delay_ms, times and size must not be negative")
@@ -158,18 +171,18 @@ func (f sandboxFault) fault() (plannrtest.Fault, error) {
 		Method: f.Method, Path: f.Path, Status: f.Status, Body: f.Body,
 		ContentType: f.ContentType, Header: header,
 		Delay: time.Duration(f.DelayMS) * time.Millisecond, Times: f.Times,
-		Reset: f.Reset, Hang: f.Hang, Truncate: f.Truncate, Size: f.Size,
+		Reset: f.Reset, Hang: f.Hang, Truncate: f.Truncate, Size: f.Size, DropAnswer: f.DropAnswer,
 	}, nil
 }
 
-func newSandboxAPI(token string) *sandboxAPI {
-	s := &sandboxAPI{token: token}
+func newSandboxAPI(token string, redirects ...string) *sandboxAPI {
+	s := &sandboxAPI{token: token, redirects: redirects}
 	s.fake = s.newFake()
 	return s
 }
 
 func (s *sandboxAPI) newFake() *plannrtest.Server {
-	return plannrtest.New(plannrtest.WithTokens(s.token), plannrtest.WithRateLimit(0))
+	return plannrtest.New(append(sandboxOptions(s.redirects...), plannrtest.WithTokens(s.token))...)
 }
 
 // ServeHTTP answers the inspection endpoints itself and passes every other

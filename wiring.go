@@ -16,6 +16,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/plannr-mcp/plannr-mcp/auth"
+	"github.com/plannr-mcp/plannr-mcp/internal/untrusted"
 	"github.com/plannr-mcp/plannr-mcp/plannr"
 	"github.com/plannr-mcp/plannr-mcp/plannr/plannrtest"
 	"github.com/plannr-mcp/plannr-mcp/tools"
@@ -59,12 +60,13 @@ type credential struct {
 // login. With neither, tools explain how to configure one, and a login made
 // later is picked up without a restart. Nothing here talks to Plannr: a
 // refresh waits for the first call.
-func selectCredential(cfg *config, getenv func(string) string, logger *slog.Logger) (*credential, error) {
+func selectCredential(cfg *config, getenv func(string) string, logger *slog.Logger, secrets *untrusted.Secrets) (*credential, error) {
 	store, storeErr := cfg.loginStore(logger)
 	pat := func(token, from string) *credential {
 		if store != nil && store.Exists() {
 			logger.Info("a stored OAuth2 login exists but is not used: a Personal Access Token takes precedence", "token_from", from)
 		}
+		secrets.Set("personal access token", token)
 		return &credential{kind: credPAT, from: from, source: auth.PersonalAccessToken(token), help: patHelp, store: store}
 	}
 	switch {
@@ -80,7 +82,7 @@ func selectCredential(cfg *config, getenv func(string) string, logger *slog.Logg
 		logger.Warn("no Plannr credential configured; tools will answer with setup instructions", "help", credentialHelp, "login_store", storeErr)
 		return &credential{kind: credNone, source: auth.Unconfigured("no Personal Access Token is set, and the login store cannot be located: " + storeErr.Error()), help: credentialHelp}, nil
 	}
-	source := auth.NewSource(store, auth.SourceOptions{BaseURL: cfg.baseURL, Logger: logger, RefreshTimeout: cfg.timeout})
+	source := auth.NewSource(store, auth.SourceOptions{BaseURL: cfg.baseURL, Logger: logger, RefreshTimeout: cfg.timeout, Secrets: secrets})
 	cred := &credential{kind: credLogin, from: store.Path(), source: source, help: loginHelp, store: store}
 	rec, err := store.Load()
 	switch {
@@ -101,15 +103,19 @@ const sandboxInstructions = "SANDBOX MODE: this server is connected to a built-i
 type app struct {
 	toolset *tools.Toolset
 	mcp     *server.MCPServer
-	api     toolsAPI
+	api     *plannr.Client
 	account string // the configured account uuid, if any
 	logger  *slog.Logger
+	// secrets are the secrets the process holds, which no text from
+	// upstream may carry back out.
+	secrets *untrusted.Secrets
 	close   func()
 }
 
 // newApp wires credentials, the Plannr client and the tools from cfg.
 func newApp(cfg *config, stderr io.Writer, getenv func(string) string) (*app, error) {
 	logger := newLogger(stderr, cfg.logLevel)
+	secrets := untrusted.NewSecrets()
 	closeFn := func() {}
 	baseURL := cfg.baseURL
 	instructions := tools.DefaultInstructions
@@ -123,11 +129,12 @@ func newApp(cfg *config, stderr io.Writer, getenv func(string) string) (*app, er
 		closeFn = stop
 		baseURL = url
 		cred = &credential{kind: credSandbox, source: auth.PersonalAccessToken(plannrtest.SandboxToken), help: patHelp}
+		secrets.Set("sandbox token", plannrtest.SandboxToken)
 		instructions = sandboxInstructions
 		logger.Warn("SANDBOX MODE: serving sample data from a built-in fake Plannr, not a real account")
 	} else {
 		var err error
-		if cred, err = selectCredential(cfg, getenv, logger); err != nil {
+		if cred, err = selectCredential(cfg, getenv, logger, secrets); err != nil {
 			return nil, err
 		}
 	}
@@ -140,43 +147,33 @@ func newApp(cfg *config, stderr io.Writer, getenv func(string) string) (*app, er
 		plannr.WithRetry(retryPolicy(cfg)),
 		plannr.WithRateLimit(plannr.RateLimit{Requests: cfg.rateLimit, Per: time.Minute}),
 		plannr.WithListCache(cfg.listCacheTTL),
+		plannr.WithMaxResponseBytes(cfg.maxResponse),
 		plannr.WithLogger(logger),
+		plannr.WithSecrets(secrets),
 	)
 	if err != nil {
 		closeFn()
 		return nil, err
 	}
-	api := toolsAPI{Client: client, logins: client.WithoutAccount()}
-	toolset := tools.NewToolset(api, tools.Options{
+	toolset := tools.NewToolset(client, tools.Options{
 		CredentialHelp: cred.help,
 		Logger:         logger,
 		EnableDelete:   cfg.enableDelete,
 		ReadOnly:       cfg.readOnly,
 		Tools:          cfg.toolNames(),
 		AccountUUID:    cfg.accountUUID,
+		StateKey:       cfg.stateKey,
 	})
 	logToolSelection(logger, cfg, toolset)
 	return &app{
 		toolset: toolset,
 		mcp:     toolset.NewServer(tools.ServerConfig{Version: version(), Instructions: instructions}),
-		api:     api,
+		api:     client,
 		account: cfg.accountUUID,
 		logger:  logger,
+		secrets: secrets,
 		close:   closeFn,
 	}, nil
-}
-
-// toolsAPI is the Plannr client the tools use. Logins are listed without
-// the account header: that endpoint takes only the bearer token, and a
-// person looks their accounts up precisely when the configured one is wrong.
-type toolsAPI struct {
-	*plannr.Client
-	logins *plannr.Client
-}
-
-// ListLogins lists the logins without the account header.
-func (a toolsAPI) ListLogins(ctx context.Context) ([]plannr.Login, error) {
-	return a.logins.ListLogins(ctx)
 }
 
 // logToolSelection says which tools are served and warns when read-only
@@ -212,7 +209,7 @@ func startSandbox() (url string, stop func(), err error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("starting the sandbox: %w", err)
 	}
-	srv := &http.Server{Handler: plannrtest.New(plannrtest.WithRateLimit(0)), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: plannrtest.New(sandboxOptions()...), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			panic(err)
@@ -223,6 +220,18 @@ func startSandbox() (url string, stop func(), err error) {
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	}, nil
+}
+
+// sandboxOptions are the fake Plannr's settings wherever it is served: no
+// rate limit, and the demo OAuth2 client, sign-in page and second user, so
+// that a login can be tried too.
+func sandboxOptions(redirects ...string) []plannrtest.Option {
+	return []plannrtest.Option{
+		plannrtest.WithRateLimit(0),
+		plannrtest.WithOAuthClient(plannrtest.DemoClient(redirects...)),
+		plannrtest.WithLoginPage(),
+		plannrtest.WithUsers(plannrtest.SecondUser(time.Now())),
+	}
 }
 
 // retryPolicy is the default policy with the configured number of retries

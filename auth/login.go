@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/plannr-mcp/plannr-mcp/internal/untrusted"
 	"github.com/plannr-mcp/plannr-mcp/plannr"
 )
 
@@ -63,6 +64,9 @@ type LoginOptions struct {
 	Now func() time.Time
 	// Logger receives details for debugging, never a token; nil discards.
 	Logger *slog.Logger
+	// Secrets are the secrets the process holds; the client secret is
+	// added. Everything Plannr sends back is scrubbed of them.
+	Secrets *untrusted.Secrets
 }
 
 // Login runs OAuth2's authorization code grant with state and PKCE (S256):
@@ -86,8 +90,9 @@ func Login(ctx context.Context, store *Store, opts LoginOptions) (*Record, error
 	if opts.RedirectURL == "" {
 		opts.RedirectURL = DefaultRedirectURL
 	}
+	opts.Secrets.Set("login client", opts.ClientSecret)
 	if opts.HTTPClient == nil {
-		opts.HTTPClient = NewTokenHTTPClient(DefaultRefreshTimeout)
+		opts.HTTPClient = NewTokenHTTPClient(DefaultRefreshTimeout, opts.Secrets)
 	}
 	if strings.TrimSpace(opts.ClientID) == "" {
 		return nil, errors.New("no OAuth2 client id: set PLANNR_CLIENT_ID to the client id Plannr issued")
@@ -113,7 +118,7 @@ func Login(ctx context.Context, store *Store, opts LoginOptions) (*Record, error
 	if callbackPath == "" {
 		callbackPath = "/"
 	}
-	cb := newCallback(callbackPath, state)
+	cb := newCallback(callbackPath, state, opts.Secrets)
 	srv := &http.Server{Handler: cb, ReadHeaderTimeout: 10 * time.Second}
 	for _, ln := range listeners {
 		go func() { _ = srv.Serve(ln) }()
@@ -207,7 +212,7 @@ func finishLogin(ctx context.Context, store *Store, conf *oauth2.Config, code, v
 // whoAmI reads the logged-in person's logins and accounts.
 func whoAmI(ctx context.Context, opts LoginOptions, tok *oauth2.Token) (*User, error) {
 	client, err := plannr.NewClient(oauth2.StaticTokenSource(tok),
-		plannr.WithBaseURL(opts.BaseURL), plannr.WithTimeout(DefaultRefreshTimeout))
+		plannr.WithBaseURL(opts.BaseURL), plannr.WithTimeout(DefaultRefreshTimeout), plannr.WithSecrets(opts.Secrets))
 	if err != nil {
 		return nil, err
 	}
@@ -215,11 +220,12 @@ func whoAmI(ctx context.Context, opts LoginOptions, tok *oauth2.Token) (*User, e
 	if err != nil {
 		return nil, err
 	}
-	return userFromLogins(logins), nil
+	return UserFromLogins(logins), nil
 }
 
-// userFromLogins summarizes /api/v1/logins: one person, several accounts.
-func userFromLogins(logins []plannr.Login) *User {
+// UserFromLogins summarizes /api/v1/logins: one person, several accounts,
+// each once, in the order Plannr gave them.
+func UserFromLogins(logins []plannr.Login) *User {
 	u := &User{}
 	seen := map[string]bool{}
 	for _, l := range logins {
@@ -325,6 +331,7 @@ type callbackResult struct {
 type callback struct {
 	path    string
 	state   string
+	secrets *untrusted.Secrets
 	results chan callbackResult
 	claim   sync.Once
 	outcome chan page
@@ -336,10 +343,11 @@ type page struct {
 	text   string
 }
 
-func newCallback(path, state string) *callback {
+func newCallback(path, state string, secrets *untrusted.Secrets) *callback {
 	return &callback{
 		path:    path,
 		state:   state,
+		secrets: secrets,
 		results: make(chan callbackResult, 1),
 		outcome: make(chan page, 1),
 	}
@@ -386,11 +394,12 @@ func (c *callback) check(q url.Values) callbackResult {
 		return callbackResult{err: fmt.Errorf("%w (an old browser tab, or a request that did not come from this login); nothing was stored. Run plannr-mcp login again", ErrStateMismatch)}
 	}
 	if e := q.Get("error"); e != "" {
-		desc := clean(q.Get("error_description"), 160)
+		// The browser brings back what Plannr put in the redirect.
+		desc := untrusted.Excerpt(c.secrets.RedactString(q.Get("error_description")), 160)
 		if desc != "" {
 			desc = ": " + desc
 		}
-		return callbackResult{err: fmt.Errorf("Plannr did not authorize plannr-mcp (%s%s); nothing was stored. Run plannr-mcp login again to retry", clean(e, 60), desc)}
+		return callbackResult{err: fmt.Errorf("Plannr did not authorize plannr-mcp (%s%s); nothing was stored. Run plannr-mcp login again to retry", untrusted.Excerpt(c.secrets.RedactString(e), 60), desc)}
 	}
 	code := q.Get("code")
 	if code == "" {

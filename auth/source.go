@@ -10,9 +10,10 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
 
 	"golang.org/x/oauth2"
+
+	"github.com/plannr-mcp/plannr-mcp/internal/untrusted"
 )
 
 // Defaults for SourceOptions.
@@ -43,6 +44,10 @@ type SourceOptions struct {
 	RefreshTimeout time.Duration
 	// LockTimeout bounds the wait for the store's lock; zero means DefaultLockTimeout.
 	LockTimeout time.Duration
+	// Secrets receives the secrets of the login in use (its tokens and the
+	// client secret) so that no upstream text can carry them out, and
+	// scrubs the token endpoint's answers; nil holds none.
+	Secrets *untrusted.Secrets
 }
 
 // Source is an oauth2.TokenSource for the login in a Store. It reads the
@@ -72,6 +77,8 @@ type Source struct {
 	// holds that one, pending is the current login.
 	pending     *Record
 	pendingFrom string
+	// held is the access token whose login's secrets Secrets holds.
+	held string
 }
 
 // NewSource returns a source for the login in store.
@@ -89,7 +96,7 @@ func NewSource(store *Store, opts SourceOptions) *Source {
 		opts.LockTimeout = DefaultLockTimeout
 	}
 	if opts.HTTPClient == nil {
-		opts.HTTPClient = NewTokenHTTPClient(opts.RefreshTimeout)
+		opts.HTTPClient = NewTokenHTTPClient(opts.RefreshTimeout, opts.Secrets)
 	}
 	opts.BaseURL = normalizeBaseURL(opts.BaseURL)
 	return &Source{store: store, opts: opts, sem: make(chan struct{}, 1)}
@@ -97,10 +104,12 @@ func NewSource(store *Store, opts SourceOptions) *Source {
 
 // NewTokenHTTPClient returns an HTTP client for token endpoints. It never
 // follows a redirect, which would carry the client secret or a refresh
-// token to another address.
-func NewTokenHTTPClient(timeout time.Duration) *http.Client {
+// token to another address, and it scrubs every error answer of the
+// secrets its request carried and of secrets before anything quotes it.
+func NewTokenHTTPClient(timeout time.Duration, secrets *untrusted.Secrets) *http.Client {
 	return &http.Client{
 		Timeout:       timeout,
+		Transport:     &untrusted.Transport{Base: http.DefaultTransport, Secrets: secrets},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }
@@ -194,11 +203,23 @@ func (s *Source) current() (*Record, error) {
 	defer s.mu.Unlock()
 	if s.pending != nil {
 		if rec.RefreshToken == s.pendingFrom {
+			s.holdLocked(s.pending)
 			return s.pending, nil
 		}
 		s.pending, s.pendingFrom = nil, ""
 	}
+	s.holdLocked(rec)
 	return rec, nil
+}
+
+// holdLocked tells Secrets the secrets of rec when they change; the caller
+// holds s.mu.
+func (s *Source) holdLocked(rec *Record) {
+	if rec.AccessToken == s.held {
+		return
+	}
+	s.held = rec.AccessToken
+	s.opts.Secrets.Set("login", rec.AccessToken, rec.RefreshToken, rec.ClientSecret)
 }
 
 // fresh reports whether rec's access token can be used without refreshing.
@@ -356,8 +377,8 @@ func prefixed(s string) string {
 }
 
 // describeOAuthError quotes an OAuth2 error answer: its code, description
-// and Passport's hint. Passport's error bodies hold no token, but only
-// these fields are quoted, cleaned and bounded.
+// and Passport's hint, cleaned and bounded. The answer was scrubbed of
+// secrets as it was read (see NewTokenHTTPClient).
 func describeOAuthError(re *oauth2.RetrieveError) string {
 	var hint struct {
 		Hint string `json:"hint"`
@@ -365,27 +386,9 @@ func describeOAuthError(re *oauth2.RetrieveError) string {
 	_ = json.Unmarshal(re.Body, &hint)
 	var parts []string
 	for _, p := range []string{re.ErrorCode, re.ErrorDescription, hint.Hint} {
-		if p = strings.TrimRight(clean(p, 160), "."); p != "" {
+		if p = strings.TrimRight(untrusted.Excerpt(p, 160), "."); p != "" {
 			parts = append(parts, p)
 		}
 	}
 	return strings.Join(parts, "; ")
-}
-
-// clean bounds s to n runes and drops control and formatting characters.
-func clean(s string, n int) string {
-	var b strings.Builder
-	count := 0
-	for _, r := range s {
-		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
-			continue
-		}
-		if count == n {
-			b.WriteString("…")
-			break
-		}
-		b.WriteRune(r)
-		count++
-	}
-	return strings.TrimSpace(b.String())
 }

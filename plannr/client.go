@@ -10,13 +10,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
-	sjson "github.com/segmentio/encoding/json"
 	"golang.org/x/oauth2"
+
+	"github.com/plannr-mcp/plannr-mcp/internal/untrusted"
 )
 
 // DefaultBaseURL is Plannr's production API.
@@ -26,21 +25,34 @@ const DefaultBaseURL = "https://api.plannrcrm.com"
 // reading the answer.
 const DefaultTimeout = 30 * time.Second
 
-// DefaultMaxResponseBytes bounds how much of an answer the client reads.
-const DefaultMaxResponseBytes = 8 << 20
+// DefaultMaxResponseBytes bounds how much of an answer the client reads: a
+// list of about eighty thousand connections.
+const DefaultMaxResponseBytes = 32 << 20
 
 // AccountHeader carries the account a request acts for.
 const AccountHeader = "X-PLANNR-ACCOUNT-UUID"
 
 // Client talks to the Plannr API. It is safe for concurrent use.
+//
+// Every request takes the same path through Do: a bearer token from the
+// token source, a slot from the rate limiter, then attempts and retries as
+// the retry policy allows, each answer read in full, bounded, and scrubbed
+// of secrets as it arrives, then checked (CheckResponse) and decoded.
 type Client struct {
 	baseURL     string // without a trailing slash
-	httpClient  *http.Client
+	transport   http.RoundTripper
+	source      oauth2.TokenSource
 	userAgent   string
 	accountUUID string
 	timeout     time.Duration
 	maxBody     int64
+	retry       RetryPolicy
+	limiter     *RateLimiter
 	clock       Clock
+	logger      *slog.Logger
+	secrets     *untrusted.Secrets
+	random      func() float64
+	buffers     bufferPool
 	listCache   *listCache
 }
 
@@ -49,7 +61,6 @@ type Option func(*clientConfig) error
 
 type clientConfig struct {
 	baseURL     string
-	transport   http.RoundTripper
 	userAgent   string
 	accountUUID string
 	timeout     time.Duration
@@ -59,6 +70,7 @@ type clientConfig struct {
 	listTTL     time.Duration
 	logger      *slog.Logger
 	clock       Clock
+	secrets     *untrusted.Secrets
 }
 
 // WithBaseURL points the client at another Plannr, such as a test server.
@@ -66,7 +78,8 @@ func WithBaseURL(u string) Option {
 	return func(c *clientConfig) error { c.baseURL = u; return nil }
 }
 
-// WithAccountUUID sends X-PLANNR-ACCOUNT-UUID with every request.
+// WithAccountUUID sends X-PLANNR-ACCOUNT-UUID with every request to an
+// endpoint that takes it.
 func WithAccountUUID(uuid string) Option {
 	return func(c *clientConfig) error { c.accountUUID = uuid; return nil }
 }
@@ -82,13 +95,8 @@ func WithTimeout(d time.Duration) Option {
 	return func(c *clientConfig) error { c.timeout = d; return nil }
 }
 
-// WithTransport sets the transport that sends requests, beneath the
-// bearer-token transport and the retry and rate-limit layer.
-func WithTransport(rt http.RoundTripper) Option {
-	return func(c *clientConfig) error { c.transport = rt; return nil }
-}
-
-// WithMaxResponseBytes bounds how much of an answer is read; a larger answer is an error.
+// WithMaxResponseBytes bounds how much of an answer is read; a larger answer
+// is an error (ResponseTooLargeError).
 func WithMaxResponseBytes(n int64) Option {
 	return func(c *clientConfig) error {
 		if n <= 0 {
@@ -158,6 +166,12 @@ func WithClock(clock Clock) Option {
 	}
 }
 
+// WithSecrets names the secrets the process holds, which every answer is
+// scrubbed of as it is read, besides the token its own request carried.
+func WithSecrets(s *untrusted.Secrets) Option {
+	return func(c *clientConfig) error { c.secrets = s; return nil }
+}
+
 // NewTransport returns an HTTP transport tuned for many concurrent calls to
 // one host: keep-alive with enough idle connections for a busy HTTP server.
 func NewTransport() *http.Transport {
@@ -199,149 +213,56 @@ func NewClient(ts oauth2.TokenSource, opts ...Option) (*Client, error) {
 	if base.Scheme != "https" && base.Scheme != "http" || base.Host == "" {
 		return nil, fmt.Errorf("plannr: base URL %q must be an absolute http or https URL", cfg.baseURL)
 	}
-	transport := cfg.transport
-	if transport == nil {
-		transport = NewTransport()
-	}
-	// The resilience layer sits beneath the bearer-token transport, next to
-	// the wire: every attempt, including one re-sent after a token refresh
-	// above, takes a rate-limit slot and gets the same retry treatment.
-	resilient := &retryTransport{
-		next:    transport,
-		policy:  cfg.retry,
-		limiter: cfg.limiter,
-		clock:   cfg.clock,
-		logger:  cfg.logger,
-		maxBody: cfg.maxBody,
-		random:  defaultRandom,
-	}
 	return &Client{
 		baseURL: strings.TrimRight(base.String(), "/"),
-		httpClient: &http.Client{
-			Transport: &bearerTransport{source: ts, base: resilient},
-			// Plannr's API does not redirect; following one could carry the
-			// bearer token to another host.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
+		// The transport is used directly, not through an http.Client:
+		// Plannr's API does not redirect, and following a redirect could
+		// carry the bearer token to another host.
+		transport:   NewTransport(),
+		source:      ts,
 		userAgent:   cfg.userAgent,
 		accountUUID: cfg.accountUUID,
 		timeout:     cfg.timeout,
 		maxBody:     cfg.maxBody,
+		retry:       cfg.retry,
+		limiter:     cfg.limiter,
 		clock:       cfg.clock,
+		logger:      cfg.logger,
+		secrets:     cfg.secrets,
+		random:      defaultRandom,
 		listCache:   newListCache(cfg.listTTL),
 	}, nil
 }
 
-// ListOAuthConnections returns every OAuth2 connection of the account.
-// With WithListCache, a list fetched within the cache's lifetime is
-// returned without asking Plannr.
-func (c *Client) ListOAuthConnections(ctx context.Context) ([]Connection, error) {
-	if conns, ok := c.listCache.get(c.clock.Now()); ok {
-		return conns, nil
+// RequestOption changes one request.
+type RequestOption func(*http.Request)
+
+// WithAccount sends uuid as the request's account instead of the client's;
+// an empty uuid sends no account header.
+func WithAccount(uuid string) RequestOption {
+	return func(r *http.Request) {
+		if uuid == "" {
+			r.Header.Del(AccountHeader)
+		} else {
+			r.Header.Set(AccountHeader, uuid)
+		}
 	}
-	gen := c.listCache.generation()
-	const path = "/api/v1/oauth/connections"
-	var body struct {
-		Data []wireConnection `json:"data"`
-	}
-	if err := c.do(ctx, http.MethodGet, path, nil, &body); err != nil {
-		return nil, err
-	}
-	conns := make([]Connection, len(body.Data))
-	for i := range body.Data {
-		conn, err := body.Data[i].connection()
+}
+
+// NewRequest prepares a request to the API path, such as
+// "/api/v1/oauth/connections", with body (if not nil) encoded as JSON.
+func (c *Client) NewRequest(ctx context.Context, method, path string, body any, opts ...RequestOption) (*http.Request, error) {
+	var reader io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
 		if err != nil {
-			return nil, fmt.Errorf("plannr: GET %s: %w: decoding the 200 answer: %w", path, ErrMalformedResponse, err)
+			return nil, fmt.Errorf("plannr: encoding request: %w", err)
 		}
-		conns[i] = conn
+		reader = bytes.NewReader(b)
 	}
-	c.listCache.put(gen, conns, c.clock.Now())
-	return conns, nil
-}
-
-// RenameOAuthConnection sets a connection's label and returns the updated connection.
-func (c *Client) RenameOAuthConnection(ctx context.Context, uuid, label string) (*Connection, error) {
-	var body connectionBody
-	req := struct {
-		Label string `json:"label"`
-	}{label}
-	c.listCache.invalidate()
-	defer c.listCache.invalidate()
-	if err := c.do(ctx, http.MethodPut, "/api/v1/oauth/connections/"+url.PathEscape(uuid), req, &body); err != nil {
-		return nil, err
-	}
-	return body.connection()
-}
-
-// DeleteOAuthConnection removes a connection between the account and the
-// third party entirely. Add-ons that depend on it stop working.
-func (c *Client) DeleteOAuthConnection(ctx context.Context, uuid string) error {
-	c.listCache.invalidate()
-	defer c.listCache.invalidate()
-	return c.do(ctx, http.MethodDelete, "/api/v1/oauth/connections/"+url.PathEscape(uuid), nil, nil)
-}
-
-// ListLogins returns the authenticated user's logins; each names the account
-// whose uuid goes in X-PLANNR-ACCOUNT-UUID.
-func (c *Client) ListLogins(ctx context.Context) ([]Login, error) {
-	var body struct {
-		Data []Login `json:"data"`
-	}
-	if err := c.do(ctx, http.MethodGet, "/api/v1/logins", nil, &body); err != nil {
-		return nil, err
-	}
-	return body.Data, nil
-}
-
-// connectionBody is an answer holding one connection, which Plannr
-// documents as unwrapped but which Laravel resources often wrap in "data".
-// Both forms decode in one pass over the answer; a "data" member is decoded
-// again only when there is one.
-type connectionBody struct {
-	Data json.RawMessage `json:"data"`
-	wireConnection
-}
-
-func (b *connectionBody) connection() (*Connection, error) {
-	w := &b.wireConnection
-	if len(b.Data) > 0 && string(b.Data) != "null" {
-		var wrapped wireConnection
-		if err := sjson.Unmarshal(b.Data, &wrapped); err == nil && wrapped.UUID != "" {
-			w = &wrapped
-		}
-	}
-	conn, err := w.connection()
+	req, err := http.NewRequestWithContext(ctx, method, c.baseURL+path, reader)
 	if err != nil {
-		return nil, fmt.Errorf("%w: decoding connection: %w", ErrMalformedResponse, err)
-	}
-	return &conn, nil
-}
-
-// ErrResponseTooLarge reports an answer larger than the client will read.
-var ErrResponseTooLarge = errors.New("response body too large")
-
-// ErrMalformedResponse reports a successful answer whose body is not the
-// JSON the client expects: cut short, or not from Plannr's API at all.
-var ErrMalformedResponse = errors.New("answer is not the expected JSON")
-
-func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
-	if c.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.timeout)
-		defer cancel()
-	}
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return fmt.Errorf("plannr: encoding request: %w", err)
-		}
-		body = bytes.NewReader(b)
-	}
-	stats := &attemptStats{}
-	req, err := http.NewRequestWithContext(withAttemptStats(ctx, stats), method, c.baseURL+path, body)
-	if err != nil {
-		return fmt.Errorf("plannr: %s %s: %w", method, path, err)
+		return nil, fmt.Errorf("plannr: %s %s: %w", method, path, err)
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("Content-Type", "application/json")
@@ -349,143 +270,162 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	if c.accountUUID != "" {
 		req.Header.Set(AccountHeader, c.accountUUID)
 	}
-
-	err = c.send(req, method, path, out)
-	if err != nil && stats.gaveUp && stats.attempts > 1 {
-		return &RetryError{Attempts: stats.attempts, Elapsed: stats.elapsed, Err: err}
+	for _, opt := range opts {
+		opt(req)
 	}
+	return req, nil
+}
+
+// Response is Plannr's answer to a request sent by Do.
+type Response struct {
+	// StatusCode and Header are those of the last attempt's answer.
+	StatusCode int
+	// Header holds the last answer's headers.
+	Header http.Header
+	// Attempts is how many times the request was sent.
+	Attempts int
+	// Elapsed is the time from the first attempt to the answer, waits included.
+	Elapsed time.Duration
+}
+
+// Do sends req and decodes a successful JSON answer into v (unless v is nil
+// or the answer is 204). A non-2xx answer is an *ErrorResponse (or
+// *RateLimitError); a request that may have reached Plannr without a
+// definite answer also matches ErrOutcomeUnknown.
+func (c *Client) Do(req *http.Request, v any) (*Response, error) {
+	resp, body, err := c.roundTrip(req)
+	if err != nil || v == nil || resp.StatusCode == http.StatusNoContent {
+		return resp, err
+	}
+	if err := decodeJSON(body, v); err != nil {
+		return resp, malformed(req.Method, req.URL.Path, resp.StatusCode, body, err)
+	}
+	return resp, nil
+}
+
+// roundTrip is Do without the decoding: it returns a 2xx answer's body.
+func (c *Client) roundTrip(req *http.Request) (*Response, []byte, error) {
+	ctx := req.Context()
+	if c.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+	method, path := req.Method, req.URL.Path
+	x := &exchange{start: c.clock.Now()}
+	fail := func(err error) (*Response, []byte, error) {
+		if x.gaveUp && x.attempts > 1 {
+			err = &RetryError{Attempts: x.attempts, Elapsed: x.elapsed, Err: err}
+		}
+		if x.uncertain {
+			err = outcomeUnknown{err}
+		}
+		return nil, nil, err
+	}
+
+	tok, err := c.token(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	err = c.send(ctx, req, tok, x)
+	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+	if err == nil && x.status == http.StatusUnauthorized && replayable {
+		// Plannr can revoke a token before its expiry: a source that can
+		// replace it gets one chance to, and the request is sent once more.
+		fresh, ferr := c.replacement(ctx, tok)
+		if ferr != nil {
+			return fail(ferr)
+		}
+		if fresh != nil {
+			err = c.send(ctx, req, fresh, x)
+		}
+	}
+	if err != nil {
+		return fail(fmt.Errorf("plannr: %s %s: %w", method, path, err))
+	}
+	resp := &Response{StatusCode: x.status, Header: x.header, Attempts: x.attempts, Elapsed: x.elapsed}
+	if err := CheckResponse(method, path, resp, x.body, c.clock.Now()); err != nil {
+		return fail(err)
+	}
+	return resp, x.body, nil
+}
+
+// ListOAuthConnections returns every OAuth2 connection of the account. A
+// connection with a field that cannot be read is returned with that field
+// unknown (see Connection.Unreadable); only an answer that is not a list of
+// connections at all is an error. With WithListCache, a list fetched within
+// the cache's lifetime is returned without asking Plannr.
+func (c *Client) ListOAuthConnections(ctx context.Context) ([]Connection, error) {
+	if conns, ok := c.listCache.get(c.clock.Now()); ok {
+		return conns, nil
+	}
+	gen := c.listCache.generation()
+	const path = "/api/v1/oauth/connections"
+	req, err := c.NewRequest(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return nil, err
+	}
+	_, body, err := c.roundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	conns, err := decodeList(body)
+	if err != nil {
+		return nil, malformed(http.MethodGet, path, http.StatusOK, body, err)
+	}
+	c.listCache.put(gen, conns, c.clock.Now())
+	return conns, nil
+}
+
+// RenameOAuthConnection sets a connection's label and returns the updated connection.
+func (c *Client) RenameOAuthConnection(ctx context.Context, uuid, label string) (*Connection, error) {
+	path := "/api/v1/oauth/connections/" + url.PathEscape(uuid)
+	req, err := c.NewRequest(ctx, http.MethodPut, path, struct {
+		Label string `json:"label"`
+	}{label})
+	if err != nil {
+		return nil, err
+	}
+	c.listCache.invalidate()
+	defer c.listCache.invalidate()
+	var body connectionBody
+	if _, err := c.Do(req, &body); err != nil {
+		return nil, err
+	}
+	conn, err := body.connection()
+	if err != nil {
+		return nil, malformed(http.MethodPut, path, http.StatusOK, nil, err)
+	}
+	return conn, nil
+}
+
+// DeleteOAuthConnection removes a connection between the account and the
+// third party entirely. Add-ons that depend on it stop working.
+func (c *Client) DeleteOAuthConnection(ctx context.Context, uuid string) error {
+	req, err := c.NewRequest(ctx, http.MethodDelete, "/api/v1/oauth/connections/"+url.PathEscape(uuid), nil)
+	if err != nil {
+		return err
+	}
+	c.listCache.invalidate()
+	defer c.listCache.invalidate()
+	_, err = c.Do(req, nil)
 	return err
 }
 
-// send sends a prepared request and decodes its answer into out.
-func (c *Client) send(req *http.Request, method, path string, out any) error {
-	resp, err := c.httpClient.Do(req)
+// ListLogins returns the authenticated user's logins; each names the
+// account whose uuid goes in X-PLANNR-ACCOUNT-UUID. The endpoint takes only
+// the bearer token, so no account header is sent: it must work precisely
+// when the configured account is wrong.
+func (c *Client) ListLogins(ctx context.Context) ([]Login, error) {
+	req, err := c.NewRequest(ctx, http.MethodGet, "/api/v1/logins", nil, WithAccount(""))
 	if err != nil {
-		var ce *CredentialError
-		if errors.As(err, &ce) {
-			return ce
-		}
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			// The URL is already in our message; url.Error would repeat it.
-			err = ue.Err
-		}
-		return fmt.Errorf("plannr: %s %s: %w", method, path, err)
+		return nil, err
 	}
-	defer resp.Body.Close()
-
-	var data []byte
-	if body, ok := resp.Body.(*bufferedBody); ok {
-		data = body.data // read in full, and bounded, by the resilience layer
-	} else if data, err = io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1)); err != nil {
-		return fmt.Errorf("plannr: %s %s: reading response: %w", method, path, err)
+	var body struct {
+		Data []Login `json:"data"`
 	}
-	if int64(len(data)) > c.maxBody {
-		return fmt.Errorf("plannr: %s %s: %w (over %d bytes)", method, path, ErrResponseTooLarge, c.maxBody)
+	if _, err := c.Do(req, &body); err != nil {
+		return nil, err
 	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return newResponseError(method, path, resp, data, c.clock.Now())
-	}
-	if out == nil || resp.StatusCode == http.StatusNoContent {
-		return nil
-	}
-	// Decoding Plannr's answer is the largest piece of a list call's own
-	// work. segmentio/encoding/json, a drop-in replacement for encoding/json
-	// (and what the official MCP Go SDK decodes with), reads a list of
-	// connections about four times faster.
-	if err := sjson.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("plannr: %s %s: %w: decoding the %d answer: %w", method, path, ErrMalformedResponse, resp.StatusCode, err)
-	}
-	return nil
-}
-
-// newResponseError builds the typed error for a non-2xx answer.
-func newResponseError(method, path string, resp *http.Response, body []byte, now time.Time) error {
-	e := &ErrorResponse{Method: method, Path: path, StatusCode: resp.StatusCode}
-	var laravel struct {
-		Message string              `json:"message"`
-		Errors  map[string][]string `json:"errors"`
-	}
-	trimmed := bytes.TrimSpace(body)
-	switch {
-	case len(trimmed) == 0:
-		e.Message = ""
-	case json.Unmarshal(trimmed, &laravel) == nil && (laravel.Message != "" || laravel.Errors != nil):
-		e.Message = laravel.Message
-		e.Errors = laravel.Errors
-	case looksLikeHTML(trimmed):
-		e.Message = "the answer was an HTML page, not JSON (often a proxy or gateway error page)"
-	default:
-		e.Message = snippet(trimmed, 200)
-	}
-	if resp.StatusCode == http.StatusTooManyRequests {
-		return &RateLimitError{
-			ErrorResponse: e,
-			RetryAfter:    ParseRetryAfter(resp.Header.Get("Retry-After"), now),
-			Reset:         parseUnixSeconds(resp.Header.Get("X-RateLimit-Reset")),
-		}
-	}
-	return e
-}
-
-// ParseRetryAfter reads a Retry-After header given in seconds or as an HTTP
-// date; it returns zero when the header is absent, malformed or in the past.
-func ParseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.Atoi(v); err == nil {
-		if secs < 0 {
-			return 0
-		}
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d
-		}
-	}
-	return 0
-}
-
-func parseUnixSeconds(v string) time.Time {
-	secs, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-	if err != nil || secs <= 0 {
-		return time.Time{}
-	}
-	return time.Unix(secs, 0)
-}
-
-func looksLikeHTML(b []byte) bool {
-	head := strings.ToLower(string(b[:min(len(b), 256)]))
-	return strings.HasPrefix(head, "<!doctype html") || strings.HasPrefix(head, "<html") || strings.Contains(head, "<body")
-}
-
-// snippet returns at most n runes of b with control characters replaced, so
-// that an unexpected body can be quoted in an error without harm.
-func snippet(b []byte, n int) string {
-	var sb strings.Builder
-	count := 0
-	for _, r := range string(b) {
-		if count == n {
-			sb.WriteString("…")
-			break
-		}
-		if unicode.IsControl(r) {
-			r = ' '
-		}
-		sb.WriteRune(r)
-		count++
-	}
-	return sb.String()
-}
-
-// WithoutAccount returns a client like c that sends no X-PLANNR-ACCOUNT-UUID
-// header, for endpoints such as /api/v1/logins that take only the bearer
-// token and must work while the configured account is wrong.
-func (c *Client) WithoutAccount() *Client {
-	cp := *c
-	cp.accountUUID = ""
-	return &cp
+	return body.Data, nil
 }

@@ -76,19 +76,25 @@ func TestConnectionUnmarshal(t *testing.T) {
 		{name: "unknown fields ignored", json: `{"uuid":"a","colour":"red","provider":{"name":"x","extra":1}}`},
 		{name: "Laravel database format", json: `{"uuid":"a","created_at":"2026-01-16 13:10:23","access_token_expires_at":"2026-01-16 17:10:23"}`, wantAccess: "2026-01-16T17:10:23Z", wantCreate: "2026-01-16T13:10:23Z"},
 		{name: "garbage timestamp", json: `{"uuid":"a","access_token_expires_at":"next tuesday"}`, wantErr: true},
+		{name: "ISO 8601 without an offset", json: `{"uuid":"a","access_token_expires_at":"2026-06-08T19:08:03"}`, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var c plannr.Connection
-			err := c.UnmarshalJSON([]byte(tt.json))
+			fake := plannrtest.New()
+			fake.Inject(plannrtest.Fault{Status: 200, Body: `{"data":[` + tt.json + `]}`})
+			conns, err := newClient(t, fake).ListOAuthConnections(context.Background())
+			if err != nil || len(conns) != 1 {
+				t.Fatalf("got %d connections, %v; want one", len(conns), err)
+			}
+			c := conns[0]
 			if tt.wantErr {
-				if err == nil || !strings.Contains(err.Error(), "access_token_expires_at") {
-					t.Fatalf("want an error naming the field, got %v", err)
+				if c.Known("access_token_expires_at") || len(c.Unreadable) != 1 || c.AccessTokenExpiresAt != nil {
+					t.Fatalf("want access_token_expires_at unknown and nothing else, got %+v", c.Unreadable)
 				}
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
+			if len(c.Unreadable) != 0 {
+				t.Fatalf("unreadable fields: %+v", c.Unreadable)
 			}
 			gotAccess := ""
 			if c.AccessTokenExpiresAt != nil {
@@ -207,7 +213,7 @@ func TestErrorResponses(t *testing.T) {
 		{name: "500 debug off", fault: plannrtest.Fault{Status: 500, Body: `{"message":"Server Error"}`}, call: "list", wantStatus: 500, wantMessage: "Server Error"},
 		{name: "500 empty body", fault: plannrtest.Fault{Status: 500}, call: "list", wantStatus: 500, wantMessage: ""},
 		{name: "502 HTML from a proxy", fault: plannrtest.Fault{Status: 502, ContentType: "text/html", Body: "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"}, call: "list", wantStatus: 502, wantMessage: "the answer was an HTML page, not JSON (often a proxy or gateway error page)"},
-		{name: "503 plain text", fault: plannrtest.Fault{Status: 503, ContentType: "text/plain", Body: "upstream connect error\x1b[31m"}, call: "list", wantStatus: 503, wantMessage: "upstream connect error [31m"},
+		{name: "503 plain text", fault: plannrtest.Fault{Status: 503, ContentType: "text/plain", Body: "upstream connect error\x1b[31m"}, call: "list", wantStatus: 503, wantMessage: "upstream connect error[31m"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -301,8 +307,9 @@ func TestMalformedSuccessBody(t *testing.T) {
 	fake.Inject(plannrtest.Fault{Status: 200, Body: `{"data":[{"uuid":"a","label":`})
 	c := newClient(t, fake)
 	_, err := c.ListOAuthConnections(context.Background())
-	if !errors.Is(err, plannr.ErrMalformedResponse) || !strings.Contains(err.Error(), "decoding the 200 answer") {
-		t.Fatalf("want a decoding error, got %v", err)
+	var me *plannr.MalformedResponseError
+	if !errors.As(err, &me) || !strings.Contains(err.Error(), "decoding the 200 answer") || !me.CutOff {
+		t.Fatalf("want a decoding error of an answer cut off, got %v", err)
 	}
 }
 

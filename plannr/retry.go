@@ -10,9 +10,13 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/oauth2"
 )
 
 // RetryPolicy says how the client retries a request that failed in a way
@@ -107,111 +111,115 @@ func (e *RetryError) Error() string {
 // Unwrap returns the last attempt's error.
 func (e *RetryError) Unwrap() error { return e.Err }
 
-// attemptStats is how a call learns what the retry layer did for it: do
-// puts one in the request's context and the layer fills it in.
-type attemptStats struct {
+// ErrOutcomeUnknown marks a failed request that may have reached Plannr
+// and been carried out: an attempt was sent and its answer was lost (the
+// connection dropped, the attempt timed out) or was a server error. A
+// failed request that does not match it certainly changed nothing: it was
+// never sent, or Plannr refused it with a 4xx.
+var ErrOutcomeUnknown = errors.New("the request may have reached Plannr and been carried out")
+
+// outcomeUnknown marks err with ErrOutcomeUnknown, keeping its message.
+type outcomeUnknown struct{ err error }
+
+func (e outcomeUnknown) Error() string   { return e.err.Error() }
+func (e outcomeUnknown) Unwrap() []error { return []error{e.err, ErrOutcomeUnknown} }
+
+// exchange is what sending one request has come to so far, over every
+// attempt: the last answer, and what is known of the ones before it.
+type exchange struct {
 	start    time.Time
 	attempts int
 	elapsed  time.Duration
 	// gaveUp is set when the final failure was one worth retrying, but the
 	// attempts or the time ran out.
 	gaveUp bool
+	// uncertain is set once an attempt reached Plannr without a definite
+	// answer: it may have been carried out.
+	uncertain bool
+
+	status int
+	header http.Header
+	body   []byte
 }
 
-type attemptStatsKey struct{}
-
-func withAttemptStats(ctx context.Context, s *attemptStats) context.Context {
-	return context.WithValue(ctx, attemptStatsKey{}, s)
-}
-
-// retryTransport is the client's resilience layer, an http.RoundTripper
-// beneath the bearer-token transport. Each attempt first takes a slot from
-// the rate limiter, so retries count against the budget too; the answer is
-// read in full (up to maxBody+1 bytes) before the layer decides, so that an
-// answer cut off mid-body is retried like any other dropped connection.
-type retryTransport struct {
-	next    http.RoundTripper
-	policy  RetryPolicy
-	limiter *RateLimiter
-	clock   Clock
-	logger  *slog.Logger
-	maxBody int64
-	random  func() float64
-	// buffers holds *bytes.Buffer for answers of unknown length.
-	buffers sync.Pool
+// attempt is the outcome of sending a request once.
+type attempt struct {
+	status int
+	header http.Header
+	body   []byte
+	err    error
+	// wrote reports that the whole request was written to the connection.
+	wrote bool
 }
 
 // retryMargin is the least time an attempt after a wait must have before
 // the call's deadline; a wait that would leave less is not started.
 const retryMargin = time.Second
 
-func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	ctx := req.Context()
-	stats, _ := ctx.Value(attemptStatsKey{}).(*attemptStats)
-	if stats == nil {
-		stats = &attemptStats{}
-	}
-	if stats.start.IsZero() {
-		stats.start = t.clock.Now()
-	}
+// send sends req with tok until Plannr answers in a way not worth retrying,
+// or the policy or the deadline says to stop; x records the outcome. A
+// non-nil error means no answer came back; the answer otherwise, whatever
+// its status, is in x.
+func (c *Client) send(ctx context.Context, req *http.Request, tok *oauth2.Token, x *exchange) error {
 	resendable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
-	for attempt := 1; ; attempt++ {
-		held, err := t.limiter.wait(ctx, t.clock)
+	for n := 1; ; n++ {
+		held, err := c.limiter.wait(ctx, c.clock)
 		if err != nil {
 			var te *ThrottleError
 			if errors.As(err, &te) {
-				t.logger.Warn("plannr request held back by the rate limiter",
+				c.logger.Warn("plannr request held back by the rate limiter",
 					slog.String("method", req.Method), slog.String("path", req.URL.Path), slog.Duration("wanted_wait", te.Wait))
 			}
-			if attempt == 1 && req.Body != nil {
-				req.Body.Close()
-			}
-			return nil, err
+			return err
 		}
 		began := time.Now() // real time: how long the wire took, for the log
-		resp, err := t.attempt(ctx, req, attempt)
+		a := c.attempt(ctx, req, tok)
 		took := time.Since(began)
-		now := t.clock.Now()
-		stats.attempts++
-		stats.elapsed = now.Sub(stats.start)
+		now := c.clock.Now()
+		x.attempts++
+		x.elapsed = now.Sub(x.start)
+		if a.wrote && (a.err != nil || a.status >= 500) {
+			x.uncertain = true
+		}
 
-		v := t.judge(ctx, req, resp, err, now)
+		v := judge(ctx, req.Method, a, now)
 		attrs := []any{
 			slog.String("method", req.Method),
 			slog.String("path", req.URL.Path),
-			slog.Int("attempt", attempt),
+			slog.Int("attempt", x.attempts),
 			slog.Duration("duration", took),
 		}
 		if held > 0 {
 			attrs = append(attrs, slog.Duration("rate_limit_wait", held))
 		}
-		if resp != nil {
-			attrs = append(attrs, slog.Int("status", resp.StatusCode))
-			if resp.StatusCode == http.StatusTooManyRequests && v.wait > 0 {
-				t.limiter.pause(now, now.Add(v.wait))
+		if a.err == nil {
+			attrs = append(attrs, slog.Int("status", a.status))
+			if a.status == http.StatusTooManyRequests && v.wait > 0 {
+				c.limiter.pause(now, now.Add(v.wait))
 			} else {
-				t.limiter.observe(now, resp.Header)
+				c.limiter.observe(now, a.header)
 			}
 		} else {
-			attrs = append(attrs, slog.String("error", err.Error()))
+			attrs = append(attrs, slog.String("error", a.err.Error()))
 		}
 
 		if !v.retry {
-			stats.gaveUp = v.failure && attempt > 1
-			if stats.gaveUp {
-				t.logger.Warn("plannr request failed", append(attrs, slog.Duration("elapsed", stats.elapsed))...)
+			x.gaveUp = v.failure && x.attempts > 1
+			if x.gaveUp {
+				c.logger.Warn("plannr request failed", append(attrs, slog.Duration("elapsed", x.elapsed))...)
 			} else {
-				t.logger.Debug("plannr request", attrs...)
+				c.logger.Debug("plannr request", attrs...)
 			}
-			return resp, err
+			x.status, x.header, x.body = a.status, a.header, a.body
+			return a.err
 		}
 		wait := v.wait
 		if wait <= 0 {
-			wait = t.policy.backoff(attempt, t.random)
+			wait = c.retry.backoff(n, c.random)
 		}
 		giveUp := ""
 		switch deadline, ok := ctx.Deadline(); {
-		case attempt > t.policy.MaxRetries:
+		case n > c.retry.MaxRetries:
 			giveUp = "no retries left"
 		case !resendable:
 			giveUp = "the request body cannot be sent again"
@@ -219,95 +227,113 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			giveUp = "the wait would outlast the call's deadline"
 		}
 		if giveUp != "" {
-			stats.gaveUp = attempt > 1
-			t.logger.Warn("plannr request failed; not retrying", append(attrs,
-				slog.String("reason", giveUp), slog.Duration("wanted_wait", wait), slog.Duration("elapsed", stats.elapsed))...)
-			return resp, err
+			x.gaveUp = x.attempts > 1
+			c.logger.Warn("plannr request failed; not retrying", append(attrs,
+				slog.String("reason", giveUp), slog.Duration("wanted_wait", wait), slog.Duration("elapsed", x.elapsed))...)
+			x.status, x.header, x.body = a.status, a.header, a.body
+			return a.err
 		}
-		t.logger.Info("plannr request failed; retrying", append(attrs, slog.Duration("wait", wait))...)
-		if err := t.clock.Sleep(ctx, wait); err != nil {
-			stats.gaveUp = false
-			return nil, err
+		c.logger.Info("plannr request failed; retrying", append(attrs, slog.Duration("wait", wait))...)
+		if err := c.clock.Sleep(ctx, wait); err != nil {
+			x.gaveUp = false
+			return err
 		}
 	}
 }
 
-// attempt sends the request once and reads the answer's body into memory.
-func (t *retryTransport) attempt(ctx context.Context, req *http.Request, n int) (*http.Response, error) {
+// attempt sends req once with tok and reads the answer in full. The answer
+// is scrubbed of secrets here, where it enters the process: of the token
+// this request carried, and of every secret the client was given.
+func (c *Client) attempt(ctx context.Context, req *http.Request, tok *oauth2.Token) attempt {
 	actx, cancel := ctx, context.CancelFunc(func() {})
-	if t.policy.AttemptTimeout > 0 {
-		actx, cancel = context.WithTimeout(ctx, t.policy.AttemptTimeout)
+	if c.retry.AttemptTimeout > 0 {
+		actx, cancel = context.WithTimeout(ctx, c.retry.AttemptTimeout)
 	}
 	defer cancel()
-	r := req.Clone(actx)
-	if n > 1 && req.GetBody != nil {
+	var wrote atomic.Bool
+	trace := &httptrace.ClientTrace{WroteRequest: func(info httptrace.WroteRequestInfo) {
+		if info.Err == nil {
+			wrote.Store(true)
+		}
+	}}
+	r := req.Clone(httptrace.WithClientTrace(actx, trace))
+	if req.GetBody != nil {
 		body, err := req.GetBody()
 		if err != nil {
-			return nil, fmt.Errorf("rewinding the request body: %w", err)
+			return attempt{err: fmt.Errorf("rewinding the request body: %w", err)}
 		}
 		r.Body = body
 	}
-	resp, err := t.next.RoundTrip(r)
+	tok.SetAuthHeader(r)
+	resp, err := c.transport.RoundTrip(r)
 	if err != nil {
-		return nil, t.attemptError(ctx, actx, err)
+		return attempt{err: c.secrets.RedactError(r, attemptError(ctx, actx, c.retry.AttemptTimeout, err)), wrote: wrote.Load()}
 	}
-	data, err := t.readBody(resp)
+	body, err := c.readBody(resp)
 	resp.Body.Close()
 	if err != nil {
-		return nil, t.attemptError(ctx, actx, fmt.Errorf("reading the %d answer: %w", resp.StatusCode, err))
+		return attempt{err: c.secrets.RedactError(r, attemptError(ctx, actx, c.retry.AttemptTimeout, err)), wrote: true}
 	}
-	resp.Body = &bufferedBody{Reader: bytes.NewReader(data), data: data}
-	resp.ContentLength = int64(len(data))
-	return resp, nil
+	return attempt{status: resp.StatusCode, header: resp.Header, body: c.secrets.RedactAnswer(r, body), wrote: true}
 }
 
-// readBody reads an answer's body, at most maxBody+1 bytes, into a slice
+// readBody reads an answer's body, at most maxBody bytes, into a slice
 // allocated once at its final size: from Content-Length when the answer has
 // one, or copied out of a reused buffer when it is chunked. (io.ReadAll
 // would grow a fresh slice from 512 bytes, allocating and copying about
 // twice the answer's size.)
-func (t *retryTransport) readBody(resp *http.Response) ([]byte, error) {
-	limit := t.maxBody + 1
-	if n := resp.ContentLength; n >= 0 && n < limit {
+func (c *Client) readBody(resp *http.Response) ([]byte, error) {
+	tooLarge := &ResponseTooLargeError{Limit: c.maxBody}
+	if n := resp.ContentLength; n > c.maxBody {
+		return nil, tooLarge
+	} else if n >= 0 {
 		data := make([]byte, n)
 		if _, err := io.ReadFull(resp.Body, data); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("reading the %d answer: %w", resp.StatusCode, err)
 		}
 		return data, nil
 	}
-	buf, _ := t.buffers.Get().(*bytes.Buffer)
-	if buf == nil {
-		buf = new(bytes.Buffer)
+	buf := c.buffers.get()
+	defer c.buffers.put(buf)
+	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, c.maxBody+1)); err != nil {
+		return nil, fmt.Errorf("reading the %d answer: %w", resp.StatusCode, err)
 	}
-	defer func() {
-		if buf.Cap() <= maxPooledBuffer {
-			buf.Reset()
-			t.buffers.Put(buf)
-		}
-	}()
-	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, limit)); err != nil {
-		return nil, err
+	if int64(buf.Len()) > c.maxBody {
+		return nil, tooLarge
 	}
 	return bytes.Clone(buf.Bytes()), nil
 }
+
+// bufferPool holds buffers for answers of unknown length.
+type bufferPool struct{ pool sync.Pool }
 
 // maxPooledBuffer is the largest buffer kept for the next answer; a rare
 // huge answer's buffer is left to the garbage collector rather than kept.
 const maxPooledBuffer = 1 << 20
 
-// bufferedBody is an answer's body that attempt has read in full. Client
-// decodes data where it lies rather than reading it into another buffer.
-type bufferedBody struct {
-	*bytes.Reader
-	data []byte
+func (p *bufferPool) get() *bytes.Buffer {
+	if b, ok := p.pool.Get().(*bytes.Buffer); ok {
+		return b
+	}
+	return new(bytes.Buffer)
 }
 
-func (*bufferedBody) Close() error { return nil }
+func (p *bufferPool) put(b *bytes.Buffer) {
+	if b.Cap() <= maxPooledBuffer {
+		b.Reset()
+		p.pool.Put(b)
+	}
+}
 
 // attemptError names an attempt that ran out of time as such.
-func (t *retryTransport) attemptError(ctx, actx context.Context, err error) error {
+func attemptError(ctx, actx context.Context, limit time.Duration, err error) error {
 	if ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
-		return &AttemptTimeoutError{Limit: t.policy.AttemptTimeout}
+		return &AttemptTimeoutError{Limit: limit}
+	}
+	if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		// The transport's wording ("net/http: request canceled") hides
+		// whether the call was cancelled or ran out of time.
+		return fmt.Errorf("%w (%w)", ctx.Err(), err)
 	}
 	return err
 }
@@ -329,7 +355,7 @@ func (e *AttemptTimeoutError) Is(target error) bool { return target == context.D
 // Timeout reports true, as net.Error's Timeout does.
 func (e *AttemptTimeoutError) Timeout() bool { return true }
 
-// verdict is what the retry layer makes of one attempt.
+// verdict is what the retry logic makes of one attempt.
 type verdict struct {
 	failure bool          // the attempt failed in a way worth retrying
 	retry   bool          // ... and it may be retried
@@ -337,26 +363,26 @@ type verdict struct {
 }
 
 // judge decides whether an attempt's outcome is worth another try.
-func (t *retryTransport) judge(ctx context.Context, req *http.Request, resp *http.Response, err error, now time.Time) verdict {
+func judge(ctx context.Context, method string, a attempt, now time.Time) verdict {
 	if ctx.Err() != nil {
 		// Cancelled, or out of time: a call that ran out of time after a
 		// retry still reports having given up.
 		return verdict{failure: errors.Is(ctx.Err(), context.DeadlineExceeded)}
 	}
-	safe := repeatable(req.Method)
-	if err != nil {
-		transient := isTransient(err)
+	safe := repeatable(method)
+	if a.err != nil {
+		transient := isTransient(a.err)
 		return verdict{failure: transient, retry: transient && safe}
 	}
-	switch resp.StatusCode {
+	switch a.status {
 	case http.StatusTooManyRequests:
-		wait := ParseRetryAfter(resp.Header.Get("Retry-After"), now)
-		if reset := parseUnixSeconds(resp.Header.Get("X-RateLimit-Reset")); wait == 0 && reset.After(now) {
+		wait := ParseRetryAfter(a.header.Get("Retry-After"), now)
+		if reset := parseUnixSeconds(a.header.Get("X-RateLimit-Reset")); wait == 0 && reset.After(now) {
 			wait = reset.Sub(now)
 		}
 		return verdict{failure: true, retry: true, wait: wait}
 	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		return verdict{failure: true, retry: safe, wait: ParseRetryAfter(resp.Header.Get("Retry-After"), now)}
+		return verdict{failure: true, retry: safe, wait: ParseRetryAfter(a.header.Get("Retry-After"), now)}
 	}
 	return verdict{}
 }

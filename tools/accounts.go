@@ -7,6 +7,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/plannr-mcp/plannr-mcp/internal/untrusted"
 	"github.com/plannr-mcp/plannr-mcp/plannr"
 )
 
@@ -57,11 +58,11 @@ func (t *Toolset) accountsTool() Tool {
 
 func (t *Toolset) accounts(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 	if _, err := decodeArguments[AccountsInput](req); err != nil {
-		return t.errorResult(err, ""), nil
+		return t.errorResult(ctx, err, reading), nil
 	}
 	logins, err := t.api.ListLogins(ctx)
 	if err != nil {
-		return t.errorResult(err, ""), nil
+		return t.errorResult(ctx, err, reading), nil
 	}
 	out := AccountsOutput{Accounts: Accounts(logins, t.opts.AccountUUID)}
 	return structuredResult(out, RenderAccounts(out.Accounts)), nil
@@ -114,15 +115,13 @@ func RenderAccounts(accounts []AccountOutput) string {
 		if len(marks) > 0 {
 			note = " · " + strings.Join(marks, ", ")
 		}
-		fmt.Fprintf(&b, "%s · %s · account uuid %s%s\n", cleanLabel(a.Name), cleanText(a.Type), a.AccountUUID, note)
+		fmt.Fprintf(&b, "%s · %s · account uuid %s%s\n", untrusted.Quote(a.Name), untrusted.Text(a.Type), a.AccountUUID, note)
 	}
 	return strings.TrimRight(b.String(), "\n")
 }
 
-// CleanText removes control and invisible characters from text typed by
-// people, such as an account name, before it is printed.
-func CleanText(s string) string { return cleanText(s) }
-
 // DescribeError words err as the tools would for a model: what happened
 // and what to do next.
-func (t *Toolset) DescribeError(err error) string { return t.describeError(err, "") }
+func (t *Toolset) DescribeError(ctx context.Context, err error) string {
+	return t.describeError(ctx, err, reading)
+}

@@ -3,13 +3,13 @@ package tools
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/plannr-mcp/plannr-mcp/internal/untrusted"
 	"github.com/plannr-mcp/plannr-mcp/plannr"
 )
 
@@ -26,9 +26,9 @@ type ConnectionOutput struct {
 	Provider                ProviderOutput `json:"provider" jsonschema:"required"`
 	CreatedAt               string         `json:"created_at" jsonschema:"required" jsonschema_description:"RFC 3339, UTC."`
 	UpdatedAt               string         `json:"updated_at" jsonschema:"required" jsonschema_description:"RFC 3339, UTC."`
-	AccessTokenExpiresAt    *string        `json:"access_token_expires_at" jsonschema:"required,oneof_type=string;null" jsonschema_description:"RFC 3339, UTC; null = never expires."`
-	RefreshTokenExpiresAt   *string        `json:"refresh_token_expires_at" jsonschema:"required,oneof_type=string;null" jsonschema_description:"RFC 3339, UTC; null = never expires. Once expired, the connection is broken until a person re-authorizes it."`
-	RefreshAuthorizationURL string         `json:"refresh_authorization_url" jsonschema:"required" jsonschema_description:"Page a person opens in a browser to re-authorize the connection."`
+	AccessTokenExpiresAt    *string        `json:"access_token_expires_at" jsonschema:"required,oneof_type=string;null" jsonschema_description:"RFC 3339, UTC; null = never expires (or unknown, if health says so)."`
+	RefreshTokenExpiresAt   *string        `json:"refresh_token_expires_at" jsonschema:"required,oneof_type=string;null" jsonschema_description:"RFC 3339, UTC; null = never expires (or unknown, if health says so). Once expired, the connection is broken until a person re-authorizes it."`
+	RefreshAuthorizationURL string         `json:"refresh_authorization_url" jsonschema:"required" jsonschema_description:"Page a person opens in a browser to re-authorize the connection; empty when Plannr sent no usable http(s) URL."`
 	Health                  HealthOutput   `json:"health" jsonschema:"required"`
 }
 
@@ -56,7 +56,7 @@ func newConnectionOutput(c plannr.Connection, h HealthOutput) ConnectionOutput {
 		UpdatedAt:               formatTime(c.UpdatedAt),
 		AccessTokenExpiresAt:    formatExpiry(c.AccessTokenExpiresAt),
 		RefreshTokenExpiresAt:   formatExpiry(c.RefreshTokenExpiresAt),
-		RefreshAuthorizationURL: c.RefreshAuthorizationURL,
+		RefreshAuthorizationURL: reauthorizeLink(c),
 		Health:                  h,
 	}
 }
@@ -89,51 +89,59 @@ func (t *Toolset) renameTool() Tool {
 	}
 }
 
-var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
-// validateUUID checks a connection uuid argument.
-func validateUUID(uuid string) error {
-	if !uuidPattern.MatchString(uuid) {
-		return badArgument("argument \"uuid\" must be a UUID such as 8ef67ca5-483a-4dfa-bfb9-ea282aa4ff2c, not %q; call list_oauth_connections to find the connection's uuid", truncate(uuid, 60))
+// canonicalUUID checks a connection uuid argument and returns it in the
+// canonical form Plannr writes (see plannr.CanonicalUUID).
+func canonicalUUID(uuid string) (string, error) {
+	canonical, ok := plannr.CanonicalUUID(uuid)
+	if !ok {
+		return "", badArgument("argument \"uuid\" must be a UUID such as 8ef67ca5-483a-4dfa-bfb9-ea282aa4ff2c, not %s; call list_oauth_connections to find the connection's uuid", untrusted.Quote(untrusted.Truncate(uuid, 60)))
 	}
-	return nil
+	return canonical, nil
 }
 
 const maxLabelLength = 255
 
+// checkLabel validates a new label and returns it trimmed. What people see
+// in Plannr must be what was asked for: control characters, and invisible
+// ones such as zero-width spaces or a bidi override that shows the text
+// reversed, are refused rather than written into Plannr.
+func checkLabel(label string) (string, error) {
+	label = strings.TrimSpace(label)
+	switch n := utf8.RuneCountInString(label); {
+	case n == 0:
+		return "", badArgument("argument \"label\" must not be empty or only white space; give the new name, 1 to %d characters", maxLabelLength)
+	case n > maxLabelLength:
+		return "", badArgument("argument \"label\" is %d characters long; the limit is %d, so shorten it", n, maxLabelLength)
+	}
+	for i, r := range []rune(label) {
+		if untrusted.Invisible(r) {
+			return "", badArgument("argument \"label\" must not contain control or invisible characters (newlines, tabs, zero-width spaces, bidi controls such as U+202E); character %d is U+%04X. Send the label as plain visible text", i+1, r)
+		}
+	}
+	return label, nil
+}
+
 func (t *Toolset) rename(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 	in, err := decodeArguments[RenameInput](req, "uuid", "label")
 	if err != nil {
-		return t.errorResult(err, ""), nil
+		return t.errorResult(ctx, err, reading), nil
 	}
-	if err := validateUUID(in.UUID); err != nil {
-		return t.errorResult(err, ""), nil
-	}
-	label := strings.TrimSpace(in.Label)
-	switch n := utf8.RuneCountInString(label); {
-	case n == 0:
-		return t.errorResult(badArgument("argument \"label\" must not be empty or only white space; give the new name, 1 to %d characters", maxLabelLength), ""), nil
-	case n > maxLabelLength:
-		return t.errorResult(badArgument("argument \"label\" is %d characters long; the limit is %d, so shorten it", n, maxLabelLength), ""), nil
-	}
-	if strings.IndexFunc(label, isControl) >= 0 {
-		return t.errorResult(badArgument("argument \"label\" must not contain control characters such as newlines or tabs"), ""), nil
-	}
-	conn, err := t.api.RenameOAuthConnection(ctx, in.UUID, label)
+	uuid, err := canonicalUUID(in.UUID)
 	if err != nil {
-		return t.errorResult(err, in.UUID), nil
+		return t.errorResult(ctx, err, reading), nil
+	}
+	label, err := checkLabel(in.Label)
+	if err != nil {
+		return t.errorResult(ctx, err, reading), nil
+	}
+	conn, err := t.api.RenameOAuthConnection(ctx, uuid, label)
+	if err != nil {
+		return t.errorResult(ctx, err, renaming(uuid)), nil
 	}
 	now := t.now()
 	health := connectionHealth(*conn, now, DefaultExpiringWithinDays)
-	text := fmt.Sprintf("Renamed the connection to %s.\n%s", cleanLabel(conn.Label), connectionLine(*conn, health, now))
+	text := fmt.Sprintf("Renamed the connection to %s.\n%s", untrusted.Quote(conn.Label), connectionLine(*conn, health, now))
 	return structuredResult(newConnectionOutput(*conn, health), text), nil
-}
-
-func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	return string([]rune(s)[:n]) + "…"
 }
 
 // structuredResult returns a result whose structuredContent is out and

@@ -2,9 +2,6 @@ package tools
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +13,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/plannr-mcp/plannr-mcp/internal/untrusted"
 	"github.com/plannr-mcp/plannr-mcp/plannr"
 )
 
@@ -76,28 +74,29 @@ const nothingDeleted = "Nothing was deleted."
 func (t *Toolset) delete(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 	in, err := decodeArguments[DeleteInput](req, "uuid")
 	if err != nil {
-		return t.errorResult(err, ""), nil
+		return t.errorResult(ctx, err, reading), nil
 	}
-	if err := validateUUID(in.UUID); err != nil {
-		return t.errorResult(err, ""), nil
+	uuid, err := canonicalUUID(in.UUID)
+	if err != nil {
+		return t.errorResult(ctx, err, reading), nil
 	}
 	if n := utf8.RuneCountInString(in.ConfirmLabel); n > maxLabelLength {
-		return t.errorResult(badArgument("argument \"confirm_label\" is %d characters long; labels are at most %d", n, maxLabelLength), ""), nil
+		return t.errorResult(ctx, badArgument("argument \"confirm_label\" is %d characters long; labels are at most %d", n, maxLabelLength), reading), nil
 	}
 
 	// Whatever was said before, the connection is looked up afresh: every
 	// confirmation is checked against what Plannr holds now.
 	conns, err := t.api.ListOAuthConnections(ctx)
 	if err != nil {
-		return t.refusal(t.describeError(err, "")), nil
+		return t.refusal(t.describeError(ctx, err, reading)), nil
 	}
-	conn, ok := findConnection(conns, in.UUID)
+	conn, ok := findConnection(conns, uuid)
 	if !ok {
-		return t.refusal(fmt.Sprintf("No OAuth connection has uuid %s. %s Call list_oauth_connections to see the connections and their uuids.", in.UUID, nothingDeleted)), nil
+		return t.refusal(fmt.Sprintf("No OAuth connection has uuid %s. %s Call list_oauth_connections to see the connections and their uuids.", uuid, nothingDeleted)), nil
 	}
 	if in.ConfirmLabel != "" && !sameLabel(in.ConfirmLabel, conn.Label) {
 		return t.refusal(fmt.Sprintf("confirm_label %s does not match the current label of connection %s, which is %s. %s Check that this is the connection the person means, and confirm with them again.",
-			cleanLabel(in.ConfirmLabel), conn.UUID, cleanLabel(conn.Label), nothingDeleted)), nil
+			untrusted.Quote(in.ConfirmLabel), conn.UUID, untrusted.Quote(conn.Label), nothingDeleted)), nil
 	}
 
 	if len(req.Params.InputResponses) > 0 || req.Params.RequestState != "" {
@@ -109,7 +108,7 @@ func (t *Toolset) delete(ctx context.Context, req mcp.CallToolRequest) (*mcp.Cal
 	}
 	if in.ConfirmLabel == "" {
 		return t.refusal(fmt.Sprintf("This client cannot ask the person to confirm, so confirm_label is required. %s Ask the person whether to delete %s (%s, uuid %s), saying it cannot be undone; only if they agree, call again with confirm_label set to the connection's current label.",
-			nothingDeleted, cleanLabel(conn.Label), providerName(conn), conn.UUID)), nil
+			nothingDeleted, untrusted.Quote(conn.Label), providerName(conn), conn.UUID)), nil
 	}
 	return t.deleteConnection(ctx, conn)
 }
@@ -128,7 +127,7 @@ func (t *Toolset) finishConfirmedDelete(ctx context.Context, req mcp.CallToolReq
 	case state.UUID != conn.UUID:
 		return t.refusal(fmt.Sprintf("The confirmation was given for connection %s, not %s. %s", state.UUID, conn.UUID, nothingDeleted)), nil
 	case state.Label != conn.Label:
-		return t.refusal(fmt.Sprintf("The connection was renamed to %s after the person was asked. %s Call delete_oauth_connection again so they can confirm with its current label.", cleanLabel(conn.Label), nothingDeleted)), nil
+		return t.refusal(fmt.Sprintf("The connection was renamed to %s after the person was asked. %s Call delete_oauth_connection again so they can confirm with its current label.", untrusted.Quote(conn.Label), nothingDeleted)), nil
 	}
 	answer := server.ElicitationResponse(req.Params.InputResponses, confirmationID)
 	if answer == nil {
@@ -140,17 +139,18 @@ func (t *Toolset) finishConfirmedDelete(ctx context.Context, req mcp.CallToolReq
 		return t.deleteConnection(ctx, conn)
 	case answer.Action == mcp.ElicitationResponseActionCancel:
 		out.Outcome = outcomeCancelled
-		return structuredResult(out, fmt.Sprintf("The person cancelled the confirmation of deleting %s (uuid %s). %s Do not try again unless they ask.", cleanLabel(conn.Label), conn.UUID, nothingDeleted)), nil
+		return structuredResult(out, fmt.Sprintf("The person cancelled the confirmation of deleting %s (uuid %s). %s Do not try again unless they ask.", untrusted.Quote(conn.Label), conn.UUID, nothingDeleted)), nil
 	default:
 		out.Outcome = outcomeDeclined
-		return structuredResult(out, fmt.Sprintf("The person declined to delete %s (uuid %s). %s Do not try again unless they ask.", cleanLabel(conn.Label), conn.UUID, nothingDeleted)), nil
+		return structuredResult(out, fmt.Sprintf("The person declined to delete %s (uuid %s). %s Do not try again unless they ask.", untrusted.Quote(conn.Label), conn.UUID, nothingDeleted)), nil
 	}
 }
 
-// deleteConnection deletes conn at Plannr.
+// deleteConnection deletes conn at Plannr. A failure says whether the
+// connection may have been deleted all the same.
 func (t *Toolset) deleteConnection(ctx context.Context, conn plannr.Connection) (*mcp.CallToolResult, error) {
 	if err := t.api.DeleteOAuthConnection(ctx, conn.UUID); err != nil {
-		return t.refusal(t.describeError(err, conn.UUID)), nil
+		return t.errorResult(ctx, err, deleting(conn.UUID)), nil
 	}
 	t.opts.Logger.LogAttrs(ctx, slog.LevelInfo, "deleted OAuth connection",
 		slog.String("uuid", conn.UUID), slog.String("provider", conn.Provider.Name))
@@ -162,7 +162,7 @@ func (t *Toolset) deleteConnection(ctx context.Context, conn plannr.Connection) 
 		Provider: ProviderOutput{Name: conn.Provider.Name, Label: conn.Provider.Label},
 	}
 	text := fmt.Sprintf("Deleted the connection %s (%s, uuid %s). Add-ons that used it no longer work; a person must authorize %s again in Plannr to restore it.",
-		cleanLabel(conn.Label), providerName(conn), conn.UUID, providerName(conn))
+		untrusted.Quote(conn.Label), providerName(conn), conn.UUID, providerName(conn))
 	return structuredResult(out, text), nil
 }
 
@@ -186,7 +186,7 @@ func findConnection(conns []plannr.Connection, uuid string) (plannr.Connection, 
 // sameLabel compares a label typed back by a model with the stored one,
 // ignoring the invisible characters and white space a model cannot see.
 func sameLabel(typed, stored string) bool {
-	return cleanText(typed) == cleanText(stored)
+	return untrusted.Text(typed) == untrusted.Text(stored)
 }
 
 // confirmationRequest asks the person, through the client, to confirm.
@@ -194,7 +194,7 @@ func confirmationRequest(conn plannr.Connection) mcp.ElicitationParams {
 	provider := providerName(conn)
 	return mcp.ElicitationParams{
 		Message: fmt.Sprintf("Delete the Plannr connection %s (%s, uuid %s)? This cannot be undone: Plannr removes its link to %s, add-ons that use it stop working, and only a new authorization restores it.",
-			cleanLabel(conn.Label), provider, conn.UUID, provider),
+			untrusted.Quote(conn.Label), provider, conn.UUID, provider),
 		RequestedSchema: map[string]any{
 			"type": "object",
 			"properties": map[string]any{
@@ -246,8 +246,6 @@ type deleteState struct {
 	IssuedAt int64  `json:"t"`
 }
 
-var errStateForged = errors.New("its requestState was not issued by this server or was altered")
-
 // sealState encodes s and signs it, so that a client cannot forge or alter it.
 func (t *Toolset) sealState(s deleteState) string {
 	payload, err := json.Marshal(s)
@@ -255,9 +253,7 @@ func (t *Toolset) sealState(s deleteState) string {
 		// Strings and an integer always marshal.
 		panic(err)
 	}
-	mac := hmac.New(sha256.New, t.stateKey)
-	mac.Write(payload)
-	return base64.RawURLEncoding.EncodeToString(payload) + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+	return t.seal(purposeDelete, payload)
 }
 
 // openState verifies and decodes a sealed state.
@@ -266,22 +262,12 @@ func (t *Toolset) openState(sealed string) (deleteState, error) {
 	if sealed == "" {
 		return s, errors.New("it carries no requestState")
 	}
-	payloadPart, sigPart, ok := strings.Cut(sealed, ".")
-	if !ok {
-		return s, errStateForged
-	}
-	payload, err1 := base64.RawURLEncoding.DecodeString(payloadPart)
-	sig, err2 := base64.RawURLEncoding.DecodeString(sigPart)
-	if err1 != nil || err2 != nil {
-		return s, errStateForged
-	}
-	mac := hmac.New(sha256.New, t.stateKey)
-	mac.Write(payload)
-	if !hmac.Equal(sig, mac.Sum(nil)) {
-		return s, errStateForged
+	payload, err := t.open(purposeDelete, sealed)
+	if err != nil {
+		return s, fmt.Errorf("its requestState: %w", err)
 	}
 	if err := json.Unmarshal(payload, &s); err != nil {
-		return s, errStateForged
+		return s, fmt.Errorf("its requestState: %w", errSealBroken)
 	}
 	return s, nil
 }

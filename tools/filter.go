@@ -3,7 +3,6 @@ package tools
 import (
 	"bytes"
 	"cmp"
-	"encoding/base64"
 	"encoding/json"
 	"slices"
 	"strconv"
@@ -11,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/plannr-mcp/plannr-mcp/internal/untrusted"
 	"github.com/plannr-mcp/plannr-mcp/plannr"
 )
 
@@ -29,14 +29,14 @@ const (
 	sortProvider      = "provider"
 )
 
-// statusAttention selects connections that are expiring or need re-authorization.
+// statusAttention selects every connection that is not healthy.
 const statusAttention = "attention"
 
 // ListInput is the arguments of list_oauth_connections; all are optional.
 type ListInput struct {
 	Provider           string `json:"provider,omitempty" jsonschema_description:"Only this provider, by name or display name, any case (e.g. fundment)."`
 	LabelContains      string `json:"label_contains,omitempty" jsonschema:"maxLength=255" jsonschema_description:"Only labels containing this text, any case."`
-	Status             string `json:"status,omitempty" jsonschema:"enum=healthy,enum=expiring,enum=needs_reauthorization,enum=attention" jsonschema_description:"Only connections in this health status; attention = expiring or needs_reauthorization."`
+	Status             string `json:"status,omitempty" jsonschema:"enum=healthy,enum=expiring,enum=needs_reauthorization,enum=unknown,enum=attention" jsonschema_description:"Only connections in this health status; attention = all but healthy."`
 	ExpiringWithinDays *int   `json:"expiring_within_days,omitempty" jsonschema:"minimum=1,maximum=3650" jsonschema_description:"A token expiring within this many days counts as expiring. Default 14."`
 	Sort               string `json:"sort,omitempty" jsonschema:"enum=refresh_expiry,enum=label,enum=provider" jsonschema_description:"refresh_expiry (default): soonest first, never-expiring last; label: A to Z; provider: by provider, then label."`
 	Limit              *int   `json:"limit,omitempty" jsonschema:"minimum=1,maximum=100" jsonschema_description:"Show at most this many. Default 25."`
@@ -58,6 +58,7 @@ type listQuery struct {
 // the sort uses are set; the uuid breaks every tie, so the order is total.
 type sortKey struct {
 	Never    bool   `json:"x,omitempty"` // the refresh token never expires
+	Unknown  bool   `json:"k,omitempty"` // its expiry could not be read
 	Expiry   int64  `json:"e,omitempty"` // refresh token expiry, unix nanoseconds
 	Provider string `json:"p,omitempty"`
 	Label    string `json:"l,omitempty"`
@@ -75,26 +76,28 @@ type listCursor struct {
 
 const cursorVersion = 1
 
-func encodeCursor(c listCursor) string {
+// encodeCursor seals c, so that a cursor this server did not give out, or
+// one altered on the way, is refused.
+func (t *Toolset) encodeCursor(c listCursor) string {
 	b, err := json.Marshal(c)
 	if err != nil {
 		// A struct of strings, ints and bools always marshals.
 		panic(err)
 	}
-	return base64.RawURLEncoding.EncodeToString(b)
+	return t.seal(purposeCursor, b)
 }
 
 var errBadCursor = badArgument(`argument "cursor" is not a next_cursor this server gave out; pass next_cursor from the previous answer unchanged, or leave cursor out to start from the first page`)
 
-func decodeCursor(s string) (listCursor, error) {
+func (t *Toolset) decodeCursor(s string) (listCursor, error) {
 	var c listCursor
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) == 0 {
+	b, err := t.open(purposeCursor, s)
+	if err != nil {
 		return c, errBadCursor
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil || c.Version != cursorVersion || c.After.UUID == "" {
+	if err := dec.Decode(&c); err != nil || c.Version != cursorVersion {
 		return c, errBadCursor
 	}
 	if _, err := validQuery(c.Query); err != nil {
@@ -106,14 +109,14 @@ func decodeCursor(s string) (listCursor, error) {
 // validQuery checks a normalized query, as built from arguments or read from a cursor.
 func validQuery(q listQuery) (listQuery, error) {
 	switch q.Status {
-	case "", string(StatusHealthy), string(StatusExpiring), string(StatusNeedsReauthorization), statusAttention:
+	case "", string(StatusHealthy), string(StatusExpiring), string(StatusNeedsReauthorization), string(StatusUnknown), statusAttention:
 	default:
-		return q, badArgument(`argument "status" must be one of healthy, expiring, needs_reauthorization or attention (expiring or needs_reauthorization), not %q; needs_reauthorization means the refresh token has expired`, truncate(q.Status, 40))
+		return q, badArgument(`argument "status" must be one of healthy, expiring, needs_reauthorization, unknown or attention (all but healthy), not %q; needs_reauthorization means the refresh token has expired`, untrusted.Truncate(q.Status, 40))
 	}
 	switch q.Sort {
 	case sortRefreshExpiry, sortLabel, sortProvider:
 	default:
-		return q, badArgument(`argument "sort" must be one of refresh_expiry, label or provider, not %q`, truncate(q.Sort, 40))
+		return q, badArgument(`argument "sort" must be one of refresh_expiry, label or provider, not %q`, untrusted.Truncate(q.Sort, 40))
 	}
 	if q.Within < 1 || q.Within > maxExpiringWithinDays {
 		return q, badArgument(`argument "expiring_within_days" must be between 1 and %d, not %d`, maxExpiringWithinDays, q.Within)
@@ -132,7 +135,7 @@ func validQuery(q listQuery) (listQuery, error) {
 
 // parseListInput validates the arguments and, with a cursor, merges them
 // with the listing the cursor continues. It never calls Plannr.
-func parseListInput(in ListInput) (listQuery, *sortKey, error) {
+func (t *Toolset) parseListInput(in ListInput) (listQuery, *sortKey, error) {
 	q := listQuery{
 		Provider:      strings.TrimSpace(in.Provider),
 		LabelContains: strings.TrimSpace(in.LabelContains),
@@ -155,7 +158,7 @@ func parseListInput(in ListInput) (listQuery, *sortKey, error) {
 		q, err := validQuery(q)
 		return q, nil, err
 	}
-	c, err := decodeCursor(cursor)
+	c, err := t.decodeCursor(cursor)
 	if err != nil {
 		return q, nil, err
 	}
@@ -190,18 +193,20 @@ func quoteOr(s string) string {
 	if s == "" {
 		return "none"
 	}
-	return `"` + truncate(s, 60) + `"`
+	return `"` + untrusted.Truncate(s, 60) + `"`
 }
 
 // foldLabel is the form labels are compared and sorted in: cleaned of
 // invisible characters, white space folded, lower case.
-func foldLabel(label string) string { return strings.ToLower(cleanText(label)) }
+func foldLabel(label string) string { return strings.ToLower(untrusted.Text(label)) }
 
 func keyFor(sort string, c plannr.Connection) sortKey {
 	k := sortKey{UUID: c.UUID}
 	switch sort {
 	case sortRefreshExpiry:
-		if c.RefreshTokenExpiresAt == nil {
+		if !c.Known(fieldRefreshExpiry) || !c.Known(fieldRecord) {
+			k.Unknown = true
+		} else if c.RefreshTokenExpiresAt == nil {
 			k.Never = true
 		} else {
 			k.Expiry = c.RefreshTokenExpiresAt.UnixNano()
@@ -215,21 +220,27 @@ func keyFor(sort string, c plannr.Connection) sortKey {
 	return k
 }
 
-// compareKeys orders keys of the same sort. Never-expiring refresh tokens
-// sort after every expiry.
+// compareKeys orders keys of the same sort. Refresh tokens whose expiry is
+// unknown sort after every expiry, and never-expiring ones after those.
 func compareKeys(a, b sortKey) int {
-	if a.Never != b.Never {
-		if a.Never {
-			return 1
-		}
-		return -1
-	}
 	return cmp.Or(
+		cmp.Compare(expiryRank(a), expiryRank(b)),
 		cmp.Compare(a.Expiry, b.Expiry),
 		cmp.Compare(a.Provider, b.Provider),
 		cmp.Compare(a.Label, b.Label),
 		cmp.Compare(a.UUID, b.UUID),
 	)
+}
+
+// expiryRank places a key's expiry: a date, then unknown, then never.
+func expiryRank(k sortKey) int {
+	switch {
+	case k.Never:
+		return 2
+	case k.Unknown:
+		return 1
+	}
+	return 0
 }
 
 // assessed is a connection with its health and its place in the order.
@@ -244,6 +255,7 @@ type StatusCounts struct {
 	Healthy              int `json:"healthy" jsonschema:"required"`
 	Expiring             int `json:"expiring" jsonschema:"required"`
 	NeedsReauthorization int `json:"needs_reauthorization" jsonschema:"required"`
+	Unknown              int `json:"unknown" jsonschema:"required"`
 }
 
 func (s *StatusCounts) add(st Status) {
@@ -254,6 +266,8 @@ func (s *StatusCounts) add(st Status) {
 		s.Expiring++
 	case StatusNeedsReauthorization:
 		s.NeedsReauthorization++
+	case StatusUnknown:
+		s.Unknown++
 	}
 }
 

@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/base64"
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/plannr-mcp/plannr-mcp/auth"
+	"github.com/plannr-mcp/plannr-mcp/internal/untrusted"
 	"github.com/plannr-mcp/plannr-mcp/plannr"
 	"github.com/plannr-mcp/plannr-mcp/plannr/plannrtest"
 )
@@ -360,7 +362,7 @@ func TestListSortOrders(t *testing.T) {
 			out, _ := listOK(t, ts, `{"sort":"`+tt.sort+`"}`)
 			var got []string
 			for _, c := range out.Connections {
-				got = append(got, strings.SplitN(cleanText(c.Label), " ignore", 2)[0])
+				got = append(got, strings.SplitN(untrusted.Text(c.Label), " ignore", 2)[0])
 			}
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("order %q, want %q", got, tt.want)
@@ -383,19 +385,30 @@ func TestListBadArgumentsSendNothing(t *testing.T) {
 	}
 	cursor := *out.NextCursor
 	reseal := func(edit func(*listCursor)) string {
-		c, err := decodeCursor(cursor)
+		c, err := ts.decodeCursor(cursor)
 		if err != nil {
 			t.Fatal(err)
 		}
 		edit(&c)
-		return encodeCursor(c)
+		return ts.encodeCursor(c)
 	}
+	// A cursor of the right shape that this server did not sign: what
+	// anyone could build from a cursor they once saw.
+	payload, _, _ := strings.Cut(cursor, ".")
+	forged, _ := base64.RawURLEncoding.DecodeString(payload)
+	forged = bytes.Replace(forged, []byte(`"s":"healthy"`), []byte(`"s":"expiring"`), 1)
+	other := NewToolset(nil, Options{})
+	c, _ := ts.decodeCursor(cursor)
+	signedElsewhere := other.encodeCursor(c)
 	before := len(fake.Requests())
 	tests := []struct {
 		name, args, want string
 	}{
 		{"cursor not base64", `{"cursor":"not a cursor!"}`, `"cursor" is not a next_cursor this server gave out`},
 		{"cursor of another shape", `{"cursor":"` + base64.RawURLEncoding.EncodeToString([]byte(`{"page":2}`)) + `"}`, `"cursor" is not a next_cursor`},
+		{"cursor forged without a signature", `{"cursor":"` + base64.RawURLEncoding.EncodeToString(forged) + `"}`, `"cursor" is not a next_cursor`},
+		{"cursor forged with the old signature", `{"cursor":"` + base64.RawURLEncoding.EncodeToString(forged) + cursor[len(payload):] + `"}`, `"cursor" is not a next_cursor`},
+		{"cursor signed by another server", `{"cursor":"` + signedElsewhere + `"}`, `"cursor" is not a next_cursor`},
 		{"cursor truncated", `{"cursor":"` + cursor[:len(cursor)/2] + `"}`, `"cursor" is not a next_cursor`},
 		{"cursor of another version", `{"cursor":"` + reseal(func(c *listCursor) { c.Version = 2 }) + `"}`, `"cursor" is not a next_cursor`},
 		{"cursor with a bad limit", `{"cursor":"` + reseal(func(c *listCursor) { c.Query.Limit = 5000 }) + `"}`, `"cursor" is not a next_cursor`},
@@ -405,7 +418,7 @@ func TestListBadArgumentsSendNothing(t *testing.T) {
 		{"cursor for another sort", `{"cursor":"` + cursor + `","sort":"label"}`, `argument "sort" is "label"`},
 		{"cursor for another window", `{"cursor":"` + cursor + `","expiring_within_days":30}`, `argument "expiring_within_days" is 30 but the cursor continues a listing with 14`},
 		{"cursor with a bad new limit", `{"cursor":"` + cursor + `","limit":0}`, `"limit" must be between 1 and 100, not 0`},
-		{"unknown status", `{"status":"expired"}`, `"status" must be one of healthy, expiring, needs_reauthorization or attention`},
+		{"unknown status", `{"status":"expired"}`, `"status" must be one of healthy, expiring, needs_reauthorization, unknown or attention`},
 		{"unknown sort", `{"sort":"newest"}`, `"sort" must be one of refresh_expiry, label or provider, not "newest"`},
 		{"limit too big", `{"limit":101}`, `"limit" must be between 1 and 100, not 101; use cursor`},
 		{"limit zero", `{"limit":0}`, `"limit" must be between 1 and 100, not 0`},

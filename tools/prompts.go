@@ -9,6 +9,8 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/plannr-mcp/plannr-mcp/internal/untrusted"
 )
 
 // HealthReportPromptName is the prompt that reviews expiring and broken connections.
@@ -41,13 +43,13 @@ func (t *Toolset) healthReport(ctx context.Context, req mcp.GetPromptRequest) (*
 	if s := strings.TrimSpace(req.Params.Arguments["expiring_within_days"]); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > maxExpiringWithinDays {
-			return nil, fmt.Errorf("%w: expiring_within_days must be a whole number from 1 to %d, not %q", errPrompt, maxExpiringWithinDays, truncate(s, 20))
+			return nil, fmt.Errorf("%w: expiring_within_days must be a whole number from 1 to %d, not %q", errPrompt, maxExpiringWithinDays, untrusted.Truncate(s, 20))
 		}
 		within = n
 	}
 	conns, err := t.api.ListOAuthConnections(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s", errPrompt, t.describeError(err, ""))
+		return nil, fmt.Errorf("%w: %s", errPrompt, t.describeError(ctx, err, reading))
 	}
 	now := t.now()
 	q := listQuery{Sort: sortRefreshExpiry, Within: within, Limit: maxReportLines}

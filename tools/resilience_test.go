@@ -235,7 +235,7 @@ func TestToolCallsUnderFaults(t *testing.T) {
 			tool:  "list_oauth_connections", args: listArgs, method: "GET", path: faultListPath,
 			attempts: 1,
 			isError:  true,
-			message:  `^Plannr's answer was not the JSON this server expects: it may have been cut off`,
+			message:  `^Plannr's answer was not the JSON this server expects: it was cut off on the way\. Try again in a minute\.$`,
 		},
 		{
 			name:  "oversized body",
@@ -243,7 +243,7 @@ func TestToolCallsUnderFaults(t *testing.T) {
 			tool:  "list_oauth_connections", args: listArgs, method: "GET", path: faultListPath,
 			attempts: 1,
 			isError:  true,
-			message:  `^Plannr's answer was larger than this server will read, so it was discarded\.`,
+			message:  `^Plannr's answer was larger than the 32 MiB this server reads, so it was discarded\. The server's operator can raise the limit with PLANNR_MAX_RESPONSE_BYTES`,
 		},
 		{
 			name:  "rename 503 then success",
@@ -258,7 +258,7 @@ func TestToolCallsUnderFaults(t *testing.T) {
 			tool: "rename_oauth_connection", args: renameArgs, method: "PUT", path: faultConnPath,
 			attempts: 2, waits: []waitCheck{waitBetween(500 * time.Millisecond)},
 			isError: true,
-			message: `^Plannr had a server error \(503 Service Unavailable\); retried once over [0-9.]+ s\. Plannr said: "Service Unavailable"\. This is usually temporary; try again in a minute\. The change may or may not have been made: call list_oauth_connections to check before trying again\.$`,
+			message: `^Plannr had a server error \(503 Service Unavailable\); retried once over [0-9.]+ s\. Plannr said: "Service Unavailable"\. This is usually temporary; try again in a minute\. The connection may or may not have been renamed: call list_oauth_connections to check before trying again\.$`,
 		},
 		{
 			name: "rename 422",
@@ -267,7 +267,7 @@ func TestToolCallsUnderFaults(t *testing.T) {
 			tool: "rename_oauth_connection", args: renameArgs, method: "PUT", path: faultConnPath,
 			attempts: 1,
 			isError:  true,
-			message:  `^Plannr rejected the change \(422\): The label has already been taken\. Fix the arguments and call again\.$`,
+			message:  `^Plannr rejected the change \(422\)\. Plannr said: "The label has already been taken\." Fix the arguments and call again\. Nothing was changed\.$`,
 		},
 	}
 	for _, tt := range tests {

@@ -32,7 +32,7 @@ func (t *Toolset) connectionsResource() server.ServerResource {
 func (t *Toolset) readConnections(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
 	conns, err := t.api.ListOAuthConnections(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s", errResource, t.describeError(err, ""))
+		return nil, fmt.Errorf("%w: %s", errResource, t.describeError(ctx, err, reading))
 	}
 	now := t.now()
 	q := listQuery{Sort: sortRefreshExpiry, Within: DefaultExpiringWithinDays, Limit: max(len(conns), 1)}

@@ -84,7 +84,7 @@ func TestPlannrErrorsBecomeAdvice(t *testing.T) {
 		{name: "403", fault: &plannrtest.Fault{Status: 403, Body: `{"message":"This action is unauthorized."}`}, tool: "list_oauth_connections", want: []string{"403", "PLANNR_ACCOUNT_UUID"}},
 		{name: "404 unknown uuid", tool: "rename_oauth_connection", args: `{"uuid":"00000000-0000-4000-8000-000000000000","label":"x"}`, want: []string{"No OAuth connection has uuid 00000000-0000-4000-8000-000000000000", "Call list_oauth_connections"}},
 		{name: "404 unknown route", fault: &plannrtest.Fault{Status: 404, Body: `{"message":"The route api/v1/oauth/connections could not be found."}`}, tool: "list_oauth_connections", want: []string{"PLANNR_BASE_URL"}},
-		{name: "422", fault: &plannrtest.Fault{Status: 422, Body: `{"message":"The label field must be a string. (and 1 more error)","errors":{"label":["The label field must be a string.","The label has already been taken."]}}`}, tool: "rename_oauth_connection", args: rename, want: []string{"422", "The label field must be a string. The label has already been taken."}},
+		{name: "422", fault: &plannrtest.Fault{Status: 422, Body: `{"message":"The label field must be a string. (and 1 more error)","errors":{"label":["The label field must be a string.","The label has already been taken."]}}`}, tool: "rename_oauth_connection", args: rename, want: []string{"422", `Plannr said: "The label field must be a string." "The label has already been taken."`}},
 		{name: "429", fault: &plannrtest.Fault{Status: 429, Body: `{"message":"Too Many Attempts."}`, Header: http.Header{"Retry-After": {"42"}}}, tool: "list_oauth_connections", want: []string{"rate-limiting", "42s"}},
 		{name: "500", fault: &plannrtest.Fault{Status: 500, Body: `{"message":"Server Error"}`}, tool: "list_oauth_connections", want: []string{"500 Internal Server Error", "try again in a minute"}},
 		{name: "502 HTML", fault: &plannrtest.Fault{Status: 502, ContentType: "text/html", Body: "<html><body>Bad Gateway</body></html>"}, tool: "list_oauth_connections", want: []string{"502 Bad Gateway", "HTML page"}},
@@ -118,37 +118,6 @@ func TestPlannrErrorsBecomeAdvice(t *testing.T) {
 				t.Errorf("error shows the token: %q", got)
 			}
 		})
-	}
-}
-
-func TestCleanLabel(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"My Fundment Account 1", `"My Fundment Account 1"`},
-		{"  spaced\tout\n label ", `"spaced out label"`},
-		{"bell\a and escape\x1b[31m", `"bell and escape[31m"`},
-		{"zero\u200bwidth and \u202ereversed", `"zerowidth and reversed"`},
-		{`quote " and backslash \`, `"quote \" and backslash \\"`},
-		{"Café Ünïcode 日本", `"Café Ünïcode 日本"`},
-	}
-	for _, tt := range tests {
-		if got := cleanLabel(tt.in); got != tt.want {
-			t.Errorf("cleanLabel(%q) = %s, want %s", tt.in, got, tt.want)
-		}
-	}
-}
-
-// cleanText returns plain text as it is without scanning it rune by rune;
-// that shortcut must agree with the full cleaning on every input.
-func TestCleanTextShortcutAgrees(t *testing.T) {
-	inputs := []string{"", "a", "My Fundment Account 1", " lead", "trail ", "two  spaces", "tab\there",
-		"new\nline", "del\x7f", "Café", "~!@#$%^&*()_+{}|:<>?", " ", "a b c", "zero\u200bwidth"}
-	for _, in := range inputs {
-		if got, want := cleanText(in), foldText(in); got != want {
-			t.Errorf("cleanText(%q) = %q, want %q", in, got, want)
-		}
-		if isPlainText(in) && in != foldText(in) {
-			t.Errorf("isPlainText(%q) but cleaning changes it to %q", in, foldText(in))
-		}
 	}
 }
 

@@ -4,9 +4,9 @@
 package tools
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -48,6 +48,11 @@ type Options struct {
 	// AccountUUID is the account the Plannr client acts for, if one is
 	// configured; list_plannr_accounts marks it.
 	AccountUUID string
+	// StateKey signs what travels through the client and comes back: list
+	// cursors and delete confirmations. Replicas that share a key accept
+	// each other's; nil means a random key for this Toolset alone. A key
+	// must be at least MinStateKeyLength bytes.
+	StateKey []byte
 }
 
 // Tool names.
@@ -66,15 +71,12 @@ func ToolNames() []string {
 	return []string{ListToolName, AccountsToolName, RenameToolName, DeleteToolName}
 }
 
-// ErrUnknownTool reports a tool name the package does not know.
-var ErrUnknownTool = errors.New("unknown tool")
-
 // CheckToolNames reports the first name that is not a tool, with the list of
 // the tools there are.
 func CheckToolNames(names []string) error {
 	for _, name := range names {
 		if !slices.Contains(ToolNames(), name) {
-			return fmt.Errorf("%w %q; the tools are %s", ErrUnknownTool, name, strings.Join(ToolNames(), ", "))
+			return fmt.Errorf("unknown tool %q; the tools are %s", name, strings.Join(ToolNames(), ", "))
 		}
 	}
 	return nil
@@ -100,8 +102,7 @@ type Toolset struct {
 	api   API
 	opts  Options
 	tools []Tool
-	// stateKey authenticates the state a confirmation carries through the
-	// client; it is random per Toolset.
+	// stateKey signs cursors and confirmations (see seal).
 	stateKey []byte
 }
 
@@ -114,10 +115,13 @@ func NewToolset(api API, opts Options) *Toolset {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	t := &Toolset{api: api, opts: opts, stateKey: make([]byte, 32)}
-	// crypto/rand.Read never fails; it crashes the program if the system
-	// cannot supply randomness.
-	_, _ = rand.Read(t.stateKey)
+	t := &Toolset{api: api, opts: opts, stateKey: opts.StateKey}
+	if len(t.stateKey) == 0 {
+		t.stateKey = make([]byte, MinStateKeyLength)
+		// crypto/rand.Read never fails; it crashes the program if the
+		// system cannot supply randomness.
+		_, _ = rand.Read(t.stateKey)
+	}
 	for _, tool := range []Tool{t.listTool(), t.accountsTool(), t.renameTool(), t.deleteTool()} {
 		if t.selected(tool) {
 			t.tools = append(t.tools, tool)
@@ -163,10 +167,7 @@ const DefaultInstructions = `plannr-mcp manages the OAuth2 connections of a Plan
 
 // NewServer returns an MCP server serving the toolset's tools.
 func (t *Toolset) NewServer(cfg ServerConfig) *server.MCPServer {
-	instructions := cfg.Instructions
-	if instructions == "" {
-		instructions = DefaultInstructions
-	}
+	instructions := cmp.Or(cfg.Instructions, DefaultInstructions)
 	s := server.NewMCPServer("plannr-mcp", cfg.Version,
 		server.WithTitle("Plannr OAuth connections"),
 		server.WithToolCapabilities(false),

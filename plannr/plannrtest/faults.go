@@ -25,6 +25,9 @@ func (s *Server) serveFault(w http.ResponseWriter, r *http.Request, received Req
 		}
 	}
 	switch {
+	case f.DropAnswer:
+		s.serve(discardWriter{header: http.Header{}}, r, received.Body)
+		resetConnection(w)
 	case f.Hang:
 		<-r.Context().Done()
 		s.abandon(received)
@@ -96,6 +99,13 @@ func writeTruncated(w http.ResponseWriter, f Fault) {
 	fmt.Fprint(bw, "\r\n", f.Body)
 	_ = bw.Flush()
 }
+
+// discardWriter takes an answer that is never sent.
+type discardWriter struct{ header http.Header }
+
+func (d discardWriter) Header() http.Header         { return d.header }
+func (d discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (d discardWriter) WriteHeader(int)             {}
 
 func writeSpaces(w io.Writer, n int) {
 	chunk := strings.Repeat(" ", 32<<10)

@@ -117,6 +117,8 @@ func WithRefreshErrorStyle(style RefreshErrorStyle) Option {
 // oauthServer is the fake's OAuth2 state. Its zero value has no clients.
 type oauthServer struct {
 	mu              sync.Mutex
+	loginPage       bool
+	pageNonces      map[string]time.Time // of login pages shown, until used or expired
 	clients         map[string]OAuthClient
 	accessLifetime  time.Duration
 	refreshLifetime time.Duration
@@ -129,6 +131,7 @@ type oauthServer struct {
 }
 
 type authCode struct {
+	user        string
 	clientID    string
 	redirectURI string
 	challenge   string
@@ -137,12 +140,14 @@ type authCode struct {
 }
 
 type issuedAccess struct {
+	user    string // e-mail address of the person it acts for
 	expires time.Time
 	revoked bool
 }
 
 type issuedRefresh struct {
 	clientID string
+	user     string
 	access   string
 	expires  time.Time
 	revoked  bool
@@ -162,12 +167,19 @@ const (
 func (s *Server) serveOAuth(w http.ResponseWriter, r *http.Request, body []byte) {
 	switch r.URL.Path {
 	case "/oauth/authorize":
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
+			s.authorize(w, r)
+		case http.MethodPost:
+			if s.oauth.loginPage {
+				s.signIn(w, r, body)
+				return
+			}
+			fallthrough
+		default:
 			writeJSON(w, http.StatusMethodNotAllowed, message(fmt.Sprintf(
-				"The %s method is not supported for route oauth/authorize. Supported methods: GET, HEAD.", r.Method)))
-			return
+				"The %s method is not supported for route oauth/authorize. Supported methods: GET, HEAD, POST.", r.Method)))
 		}
-		s.authorize(w, r)
 	case "/oauth/token":
 		if r.Method != http.MethodPost {
 			writeJSON(w, http.StatusMethodNotAllowed, message(fmt.Sprintf(
@@ -180,66 +192,105 @@ func (s *Server) serveOAuth(w http.ResponseWriter, r *http.Request, body []byte)
 	}
 }
 
-// authorize approves at once and redirects back to the client with a code,
-// after the checks Passport makes before it shows its approval page.
-func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+// authRequest is an authorization request that passed Passport's checks.
+type authRequest struct {
+	clientID    string
+	redirectURI string
+	challenge   string
+	state       string
+}
+
+// checkAuthRequest makes the checks Passport makes before it shows its
+// approval page, and answers the error itself when one fails. The caller
+// holds o.mu.
+func (s *Server) checkAuthRequest(w http.ResponseWriter, q url.Values) (authRequest, bool) {
 	o := &s.oauth
-	o.mu.Lock()
-	defer o.mu.Unlock()
 	client, ok := o.clients[q.Get("client_id")]
 	if !ok || !slices.Contains(client.RedirectURIs, q.Get("redirect_uri")) {
 		// Passport refuses an unknown client or an unregistered redirect URL
 		// without redirecting anywhere.
 		o.stats.ClientRejected++
 		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", descInvalidClient, "", true)
-		return
+		return authRequest{}, false
 	}
 	if q.Get("response_type") != "code" {
 		writeOAuthError(w, http.StatusBadRequest, "unsupported_response_type",
 			"The authorization server does not support obtaining an authorization code using this method.", "", true)
-		return
+		return authRequest{}, false
 	}
 	challenge := q.Get("code_challenge")
 	if challenge == "" {
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", descInvalidRequest,
 			"Check the `code_challenge` parameter (the fake requires PKCE)", true)
-		return
+		return authRequest{}, false
 	}
 	if m := q.Get("code_challenge_method"); m != "S256" {
 		// Passport takes a missing method to mean "plain"; the fake refuses
 		// anything but S256 so that a client that forgets to say S256 fails.
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", descInvalidRequest,
 			fmt.Sprintf("Code challenge method must be S256, got %q", m), true)
-		return
+		return authRequest{}, false
 	}
 	if !validChallenge(challenge) {
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", descInvalidRequest,
 			"Code challenge must follow the specifications of RFC-7636.", true)
+		return authRequest{}, false
+	}
+	if _, err := url.Parse(q.Get("redirect_uri")); err != nil {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", descInvalidRequest, "Invalid redirect URI", true)
+		return authRequest{}, false
+	}
+	return authRequest{clientID: client.ID, redirectURI: q.Get("redirect_uri"), challenge: challenge, state: q.Get("state")}, true
+}
+
+// authorize checks the request, then approves it at once for the owner,
+// or, with WithLoginPage, shows the page where a person signs in.
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
+	o := &s.oauth
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	req, ok := s.checkAuthRequest(w, r.URL.Query())
+	if !ok {
 		return
 	}
+	if o.loginPage {
+		s.showLoginPage(w, r.URL.Query(), "")
+		return
+	}
+	s.approveLocked(w, r, req, s.owner.email)
+}
+
+// approveLocked issues a code for user and sends the browser back to the
+// client with it; the caller holds o.mu.
+func (s *Server) approveLocked(w http.ResponseWriter, r *http.Request, req authRequest, user string) {
+	o := &s.oauth
 	code := randomToken("code")
 	if o.codes == nil {
 		o.codes = map[string]*authCode{}
 	}
 	o.codes[code] = &authCode{
-		clientID:    client.ID,
-		redirectURI: q.Get("redirect_uri"),
-		challenge:   challenge,
+		user:        user,
+		clientID:    req.clientID,
+		redirectURI: req.redirectURI,
+		challenge:   req.challenge,
 		expires:     s.now().Add(authCodeLifetime),
 	}
 	o.stats.Authorizations++
-	target, err := url.Parse(q.Get("redirect_uri"))
-	if err != nil {
-		writeOAuthError(w, http.StatusBadRequest, "invalid_request", descInvalidRequest, "Invalid redirect URI", true)
-		return
+	redirectBack(w, r, req, url.Values{"code": {code}})
+}
+
+// redirectBack sends the browser to the client's redirect URI with values
+// and the request's state.
+func redirectBack(w http.ResponseWriter, r *http.Request, req authRequest, values url.Values) {
+	target, _ := url.Parse(req.redirectURI) // checked by checkAuthRequest
+	q := target.Query()
+	for k, v := range values {
+		q[k] = v
 	}
-	values := target.Query()
-	values.Set("code", code)
-	if state := q.Get("state"); state != "" {
-		values.Set("state", state)
+	if req.state != "" {
+		q.Set("state", req.state)
 	}
-	target.RawQuery = values.Encode()
+	target.RawQuery = q.Encode()
 	http.Redirect(w, r, target.String(), http.StatusFound)
 }
 
@@ -325,7 +376,7 @@ func (s *Server) exchangeCode(w http.ResponseWriter, client OAuthClient, form ur
 	}
 	c.used = true
 	o.stats.CodeExchanges++
-	writeJSON(w, http.StatusOK, s.issueLocked(client.ID))
+	writeJSON(w, http.StatusOK, s.issueLocked(client.ID, c.user))
 }
 
 // refreshGrant answers a refresh_token grant with a new pair and revokes the
@@ -369,11 +420,12 @@ func (s *Server) refreshGrant(w http.ResponseWriter, client OAuthClient, form ur
 	}
 	o.stats.Refreshes++
 	o.events = append(o.events, event)
-	writeJSON(w, http.StatusOK, s.issueLocked(client.ID))
+	writeJSON(w, http.StatusOK, s.issueLocked(client.ID, rt.user))
 }
 
-// issueLocked issues a new access and refresh token; the caller holds o.mu.
-func (s *Server) issueLocked(clientID string) map[string]any {
+// issueLocked issues a new access and refresh token acting for user; the
+// caller holds o.mu.
+func (s *Server) issueLocked(clientID, user string) map[string]any {
 	o := &s.oauth
 	now := s.now()
 	accessLife, refreshLife := o.accessLifetime, o.refreshLifetime
@@ -388,8 +440,8 @@ func (s *Server) issueLocked(clientID string) map[string]any {
 		o.refresh = map[string]*issuedRefresh{}
 	}
 	access, refresh := randomToken("access"), randomToken("refresh")
-	o.access[access] = &issuedAccess{expires: now.Add(accessLife)}
-	o.refresh[refresh] = &issuedRefresh{clientID: clientID, access: access, expires: now.Add(refreshLife)}
+	o.access[access] = &issuedAccess{user: user, expires: now.Add(accessLife)}
+	o.refresh[refresh] = &issuedRefresh{clientID: clientID, user: user, access: access, expires: now.Add(refreshLife)}
 	return map[string]any{
 		"token_type":    "Bearer",
 		"expires_in":    max(1, int(accessLife/time.Second)),
@@ -398,17 +450,24 @@ func (s *Server) issueLocked(clientID string) map[string]any {
 	}
 }
 
-// acceptsToken reports whether token is a bearer token the API accepts: a
-// configured one, or an unexpired, unrevoked OAuth2 access token.
-func (s *Server) acceptsToken(token string) bool {
+// bearer returns the person a bearer token acts for: the owner for a
+// configured token, the signed-in user for an unexpired, unrevoked OAuth2
+// access token; nil for any other token.
+func (s *Server) bearer(token string) *person {
 	if s.tokens[token] {
-		return true
+		return s.owner
 	}
 	o := &s.oauth
 	o.mu.Lock()
-	defer o.mu.Unlock()
 	at, ok := o.access[token]
-	return ok && !at.revoked && s.now().Before(at.expires)
+	valid := ok && !at.revoked && s.now().Before(at.expires)
+	o.mu.Unlock()
+	if !valid {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.people[at.user]
 }
 
 // IssueOAuthTokens issues an access and refresh token to a registered
@@ -421,7 +480,7 @@ func (s *Server) IssueOAuthTokens(clientID string) (access, refresh string, expi
 	if _, ok := o.clients[clientID]; !ok {
 		return "", "", 0, fmt.Errorf("plannrtest: no OAuth client %q is registered", clientID)
 	}
-	pair := s.issueLocked(clientID)
+	pair := s.issueLocked(clientID, s.owner.email)
 	return pair["access_token"].(string), pair["refresh_token"].(string), time.Duration(pair["expires_in"].(int)) * time.Second, nil
 }
 

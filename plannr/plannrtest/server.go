@@ -67,6 +67,10 @@ type Fault struct {
 	// Size pads Body with spaces to this many bytes, for oversized
 	// answers. Status zero means 200.
 	Size int
+	// DropAnswer carries the request out as usual (a rename renames, a
+	// delete deletes), then resets the connection instead of answering: the
+	// change was made, but the client never learns it.
+	DropAnswer bool
 }
 
 // Server is the fake Plannr API. Its zero value is not usable: call New.
@@ -75,9 +79,11 @@ type Server struct {
 	tokens    map[string]bool
 	rateLimit int
 
-	mu          sync.Mutex
-	connections []Record
-	accounts    []Account
+	mu sync.Mutex
+	// owner is the person static tokens act as; people are everyone who
+	// can sign in, keyed by e-mail address, owner included.
+	owner       *person
+	people      map[string]*person
 	requests    []Request
 	abandoned   []Request
 	changes     map[string]int
@@ -105,9 +111,25 @@ func WithTokens(tokens ...string) Option {
 // WithClock sets the fake's notion of now.
 func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
 
-// WithConnections replaces the sample connections.
+// WithConnections replaces the sample connections of the fake's owner,
+// the person its static tokens act as.
 func WithConnections(records []Record) Option {
-	return func(s *Server) { s.connections = slices.Clone(records) }
+	return func(s *Server) { s.owner.connections = slices.Clone(records) }
+}
+
+// WithUsers adds people who can sign in through the login page (see
+// WithLoginPage), each seeing their own accounts and connections.
+func WithUsers(users ...User) Option {
+	return func(s *Server) {
+		for _, u := range users {
+			s.people[u.Email] = &person{
+				email:       u.Email,
+				password:    u.Password,
+				accounts:    slices.Clone(u.Accounts),
+				connections: slices.Clone(u.Connections),
+			}
+		}
+	}
 }
 
 // WithRateLimit sets requests allowed per minute per token; zero or less
@@ -117,11 +139,13 @@ func WithRateLimit(perMinute int) Option { return func(s *Server) { s.rateLimit 
 // New returns a fake seeded with SampleConnections and SampleAccounts that
 // accepts SandboxToken.
 func New(opts ...Option) *Server {
+	owner := &person{email: OwnerEmail, password: DemoPassword, accounts: SampleAccounts()}
 	s := &Server{
 		now:         time.Now,
 		tokens:      map[string]bool{SandboxToken: true},
 		rateLimit:   DefaultRateLimit,
-		accounts:    SampleAccounts(),
+		owner:       owner,
+		people:      map[string]*person{owner.email: owner},
 		windowCount: map[string]int{},
 		changes:     map[string]int{},
 		changed:     make(chan struct{}),
@@ -129,8 +153,8 @@ func New(opts ...Option) *Server {
 	for _, o := range opts {
 		o(s)
 	}
-	if s.connections == nil {
-		s.connections = SampleConnections(s.now())
+	if s.owner.connections == nil {
+		s.owner.connections = SampleConnections(s.now())
 	}
 	return s
 }
@@ -165,18 +189,25 @@ func (s *Server) Count(method, path string) int {
 	return n
 }
 
-// Connections returns a copy of the fake's store.
-func (s *Server) Connections() []Record {
+// Connections returns a copy of the owner's connections.
+func (s *Server) Connections() []Record { return s.ConnectionsOf(OwnerEmail) }
+
+// ConnectionsOf returns a copy of the connections of the person with this
+// e-mail address.
+func (s *Server) ConnectionsOf(email string) []Record {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Clone(s.connections)
+	if p, ok := s.people[email]; ok {
+		return slices.Clone(p.connections)
+	}
+	return nil
 }
 
-// Connection returns the stored connection with this uuid.
+// Connection returns the owner's connection with this uuid.
 func (s *Server) Connection(uuid string) (Record, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, c := range s.connections {
+	for _, c := range s.owner.connections {
 		if c.UUID == uuid {
 			return c, true
 		}
@@ -199,7 +230,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if faulted && s.serveFault(w, r, received, fault) {
 		return
 	}
+	s.serve(w, r, body)
+}
 
+// serve gives a request its normal answer.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, body []byte) {
 	if strings.HasPrefix(r.URL.Path, "/oauth/") {
 		s.serveOAuth(w, r, body)
 		return
@@ -217,21 +252,35 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || !s.acceptsToken(token) {
+	var who *person
+	if ok {
+		who = s.bearer(token)
+	}
+	if who == nil {
 		writeJSON(w, http.StatusUnauthorized, message("Unauthenticated."))
 		return
 	}
-	if !s.allowRequest(w, token) {
+	// Plannr's limit is per user: one person's tokens share a window.
+	if !s.allowRequest(w, who.email) {
 		return
 	}
-	if acct := r.Header.Get("X-PLANNR-ACCOUNT-UUID"); acct != "" && !s.knownAccount(acct) {
+	if acct := r.Header.Get("X-PLANNR-ACCOUNT-UUID"); acct != "" && !s.knownAccount(who, acct) {
 		writeJSON(w, http.StatusForbidden, message("This action is unauthorized."))
 		return
 	}
-	route(w, r, body)
+	route(w, r, body, who)
 }
 
-type handler func(w http.ResponseWriter, r *http.Request, body []byte)
+// person is someone the fake knows: a static token's owner, or a user who
+// signs in. The fields are guarded by Server.mu.
+type person struct {
+	email       string
+	password    string
+	accounts    []Account
+	connections []Record
+}
+
+type handler func(w http.ResponseWriter, r *http.Request, body []byte, who *person)
 
 // route finds the handler for a request; with none, allowed lists the
 // methods the path supports ("" for an unknown path).
@@ -252,9 +301,9 @@ func (s *Server) route(method, path string) (h handler, allowed string) {
 		uuid := m[1]
 		switch method {
 		case http.MethodPut, http.MethodPatch:
-			return func(w http.ResponseWriter, r *http.Request, body []byte) { s.update(w, uuid, body) }, ""
+			return func(w http.ResponseWriter, _ *http.Request, body []byte, who *person) { s.update(w, who, uuid, body) }, ""
 		case http.MethodDelete:
-			return func(w http.ResponseWriter, r *http.Request, body []byte) { s.delete(w, uuid) }, ""
+			return func(w http.ResponseWriter, _ *http.Request, _ []byte, who *person) { s.delete(w, who, uuid) }, ""
 		}
 		return nil, "PUT, PATCH, DELETE"
 	}
@@ -276,7 +325,7 @@ func (s *Server) takeFault(r *http.Request) (Fault, bool) {
 
 // allowRequest applies Plannr's per-user limit in fixed one-minute windows
 // and sets the rate-limit headers every answer carries.
-func (s *Server) allowRequest(w http.ResponseWriter, token string) bool {
+func (s *Server) allowRequest(w http.ResponseWriter, user string) bool {
 	limit := s.rateLimit
 	enforce := limit > 0
 	if !enforce {
@@ -289,7 +338,7 @@ func (s *Server) allowRequest(w http.ResponseWriter, token string) bool {
 		s.window = window
 		clear(s.windowCount)
 	}
-	used := s.windowCount[token]
+	used := s.windowCount[user]
 	if enforce && used >= limit {
 		s.mu.Unlock()
 		reset := window.Add(time.Minute)
@@ -303,7 +352,7 @@ func (s *Server) allowRequest(w http.ResponseWriter, token string) bool {
 	}
 	if enforce {
 		used++
-		s.windowCount[token] = used
+		s.windowCount[user] = used
 	}
 	s.mu.Unlock()
 	w.Header().Set("X-RateLimit-Limit", strconv.Itoa(limit))
@@ -311,10 +360,10 @@ func (s *Server) allowRequest(w http.ResponseWriter, token string) bool {
 	return true
 }
 
-func (s *Server) knownAccount(uuid string) bool {
+func (s *Server) knownAccount(who *person, uuid string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, a := range s.accounts {
+	for _, a := range who.accounts {
 		if a.UUID == uuid {
 			return true
 		}
@@ -322,35 +371,35 @@ func (s *Server) knownAccount(uuid string) bool {
 	return false
 }
 
-func (s *Server) list(w http.ResponseWriter, _ *http.Request, _ []byte) {
+func (s *Server) list(w http.ResponseWriter, _ *http.Request, _ []byte, who *person) {
 	s.mu.Lock()
-	data := make([]map[string]any, len(s.connections))
-	for i, c := range s.connections {
+	data := make([]map[string]any, len(who.connections))
+	for i, c := range who.connections {
 		data[i] = c.wire()
 	}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{"data": data})
 }
 
-func (s *Server) logins(w http.ResponseWriter, _ *http.Request, _ []byte) {
+func (s *Server) logins(w http.ResponseWriter, _ *http.Request, _ []byte, who *person) {
 	s.mu.Lock()
-	data := make([]map[string]any, len(s.accounts))
-	for i, a := range s.accounts {
+	data := make([]map[string]any, len(who.accounts))
+	for i, a := range who.accounts {
 		data[i] = map[string]any{
 			"uuid":  fmt.Sprintf("00000000-0000-4000-8000-%012d", i+1),
-			"email": "adviser@harbourwealth.example",
+			"email": who.email,
 			"account": map[string]any{
 				"uuid": a.UUID, "name": a.Name, "type": a.Type,
 			},
 			"firm":                   map[string]any{"uuid": "2e4f6a8c-0b1d-4e3f-a5b7-c9d1e3f5a7b9", "name": "Harbour Wealth Ltd"},
-			"preferred_account_uuid": s.accounts[0].UUID,
+			"preferred_account_uuid": who.accounts[0].UUID,
 		}
 	}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{"data": data})
 }
 
-func (s *Server) update(w http.ResponseWriter, uuid string, body []byte) {
+func (s *Server) update(w http.ResponseWriter, who *person, uuid string, body []byte) {
 	var in map[string]any
 	if len(body) > 0 && json.Unmarshal(body, &in) != nil {
 		writeJSON(w, http.StatusBadRequest, message("Malformed JSON body."))
@@ -373,7 +422,7 @@ func (s *Server) update(w http.ResponseWriter, uuid string, body []byte) {
 	}
 
 	s.mu.Lock()
-	i := s.index(uuid)
+	i := who.index(uuid)
 	if i < 0 {
 		s.mu.Unlock()
 		writeJSON(w, http.StatusNotFound, message(notFound(uuid)))
@@ -387,31 +436,31 @@ func (s *Server) update(w http.ResponseWriter, uuid string, body []byte) {
 		})
 		return
 	}
-	s.connections[i].Label = strings.TrimSpace(label.(string))
-	s.connections[i].UpdatedAt = withOffset(s.now())
+	who.connections[i].Label = strings.TrimSpace(label.(string))
+	who.connections[i].UpdatedAt = withOffset(s.now())
 	s.changes[uuid]++
-	wire := s.connections[i].wire()
+	wire := who.connections[i].wire()
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, wire)
 }
 
-func (s *Server) delete(w http.ResponseWriter, uuid string) {
+func (s *Server) delete(w http.ResponseWriter, who *person, uuid string) {
 	s.mu.Lock()
-	i := s.index(uuid)
+	i := who.index(uuid)
 	if i < 0 {
 		s.mu.Unlock()
 		writeJSON(w, http.StatusNotFound, message(notFound(uuid)))
 		return
 	}
-	s.connections = slices.Delete(s.connections, i, i+1)
+	who.connections = slices.Delete(who.connections, i, i+1)
 	s.changes[uuid]++
 	s.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// index finds a connection; the caller holds s.mu.
-func (s *Server) index(uuid string) int {
-	return slices.IndexFunc(s.connections, func(c Record) bool { return c.UUID == uuid })
+// index finds one of the person's connections; the caller holds Server.mu.
+func (p *person) index(uuid string) int {
+	return slices.IndexFunc(p.connections, func(c Record) bool { return c.UUID == uuid })
 }
 
 func notFound(uuid string) string {

@@ -43,7 +43,7 @@ func (s *Server) serveMCP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if origin := r.Header.Get("Origin"); origin != "" {
-		if !s.origins[origin] {
+		if !s.originAllowed(r, origin) {
 			s.reject(w, r, http.StatusForbidden, "Origin not allowed", "origin", origin)
 			return
 		}
@@ -188,6 +188,26 @@ func bearerToken(r *http.Request) (string, bool) {
 	}
 	token = strings.TrimSpace(token)
 	return token, token != ""
+}
+
+// originAllowed reports whether a browser page at origin may call the
+// server: an origin of AllowedOrigins, or, on a loopback listener, a page
+// of this machine (http or https on localhost, 127.0.0.0/8 or [::1], any
+// port). A page elsewhere that rebinds a name to 127.0.0.1 sends its own
+// name as Host and Origin, which the Host check and this one refuse.
+func (s *Server) originAllowed(r *http.Request, origin string) bool {
+	if s.origins[origin] {
+		return true
+	}
+	local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok || local == nil || !loopbackAddr(local.String()) {
+		return false
+	}
+	scheme, hostport, ok := strings.Cut(origin, "://")
+	if !ok || (scheme != "http" && scheme != "https") || strings.ContainsAny(hostport, "/?#@") {
+		return false
+	}
+	return loopbackAddr(hostport)
 }
 
 // foreignHost reports a request that reached a loopback listener under a

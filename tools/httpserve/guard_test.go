@@ -3,7 +3,9 @@ package httpserve
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"testing"
@@ -91,8 +93,32 @@ func TestGuard(t *testing.T) {
 			wantStatus: http.StatusForbidden,
 		},
 		{
-			name:       "the server's own origin is not allowed unless listed",
+			// The conformance suite's dns-rebinding-protection: a page of
+			// this machine may call a loopback server; the Host check is
+			// what stops rebinding.
+			name:       "the server's own loopback origin on a loopback listener",
 			req:        rawRequest{token: tokenA, body: initializeBody, headers: map[string]string{"Origin": "http://127.0.0.1:" + port}},
+			wantStatus: http.StatusOK,
+			wantHeader: map[string]string{"Access-Control-Allow-Origin": "http://127.0.0.1:" + port},
+		},
+		{
+			name:       "another loopback origin on a loopback listener",
+			req:        rawRequest{token: tokenA, body: initializeBody, host: "localhost:" + port, headers: map[string]string{"Origin": "http://localhost:6274"}},
+			wantStatus: http.StatusOK,
+		},
+		{
+			name:       "a rebound name as Host and Origin",
+			req:        rawRequest{token: tokenA, body: initializeBody, host: "evil.example:" + port, headers: map[string]string{"Origin": "http://evil.example:" + port}},
+			wantStatus: http.StatusForbidden,
+		},
+		{
+			name:       "a loopback look-alike origin",
+			req:        rawRequest{token: tokenA, body: initializeBody, headers: map[string]string{"Origin": "http://127.0.0.1.evil.example"}},
+			wantStatus: http.StatusForbidden,
+		},
+		{
+			name:       "a loopback origin with user information",
+			req:        rawRequest{token: tokenA, body: initializeBody, headers: map[string]string{"Origin": "http://evil.example@127.0.0.1"}},
 			wantStatus: http.StatusForbidden,
 		},
 		{
@@ -305,5 +331,34 @@ func TestClientAddr(t *testing.T) {
 				t.Errorf("clientAddr = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// On a listener other machines can reach, only listed origins may call:
+// a page that claims to be on loopback is not this machine's.
+func TestLoopbackOriginsOnlyOnALoopbackListener(t *testing.T) {
+	s := &Server{origins: map[string]bool{"https://app.example.com": true}}
+	for _, tt := range []struct {
+		local  string
+		origin string
+		want   bool
+	}{
+		{"127.0.0.1:8080", "http://127.0.0.1:8080", true},
+		{"127.0.0.1:8080", "https://localhost", true},
+		{"[::1]:8080", "http://[::1]:3000", true},
+		{"10.0.0.5:8080", "http://127.0.0.1:8080", false},
+		{"10.0.0.5:8080", "http://localhost:8080", false},
+		{"10.0.0.5:8080", "https://app.example.com", true},
+		{"127.0.0.1:8080", "file://localhost", false},
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/mcp", nil)
+		addr, err := net.ResolveTCPAddr("tcp", tt.local)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, addr))
+		if got := s.originAllowed(r, tt.origin); got != tt.want {
+			t.Errorf("listener %s, Origin %s: allowed = %v, want %v", tt.local, tt.origin, got, tt.want)
+		}
 	}
 }
