@@ -4,6 +4,9 @@
 // TypeScript MCP SDK client and the MCP Inspector CLI, over stdio and over
 // streamable HTTP.
 //
+// It ends with the official conformance suite's generic server scenarios,
+// over HTTP in each mode and over stdio.
+//
 // Usage: node run.js [--transport stdio|http] [--only TEXT]
 //   --transport  run one transport only (default: both)
 //   --only       run only the checks whose name contains TEXT
@@ -23,6 +26,7 @@ import { sdkChecks } from './checks/sdk.js';
 import { deleteChecks } from './checks/delete.js';
 import { edgeChecks } from './checks/edge.js';
 import { inspectorChecks } from './checks/inspector.js';
+import { conformanceChecks } from './checks/conformance.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..');
@@ -140,6 +144,8 @@ async function main() {
           });
         }
       }
+
+      await conformanceChecks({ ...ctxBase, home, clientToken: CLIENT_TOKEN });
 
       suite.group('secrets');
       await suite.check('no token appears in anything the servers wrote to stderr', () => {
