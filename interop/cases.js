@@ -152,7 +152,8 @@ export const toolCases = {
         args: { uuid: SAMPLE_UUID, label: 'é'.repeat(256) },
         error: /256 characters long; the limit is 255/,
       },
-      { name: 'a label with a newline', args: { uuid: SAMPLE_UUID, label: 'a\nb' }, error: /control characters/ },
+      { name: 'a label with a newline', args: { uuid: SAMPLE_UUID, label: 'a\nb' }, error: /control or invisible characters/ },
+      { name: 'a label with a bidi override', args: { uuid: SAMPLE_UUID, label: 'Fundment \u202e main' }, error: /U\+202E/ },
     ],
   },
 };
