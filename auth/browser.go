@@ -8,10 +8,11 @@ import (
 )
 
 // BrowserOpener returns a function that opens a URL in the person's
-// browser with the platform's usual command. getenv is consulted on Linux
-// and BSD, where a browser needs a graphical session. The command's own
-// output is discarded, so it never mixes with plannr-mcp's messages.
-func BrowserOpener(getenv func(string) string) func(ctx context.Context, url string) error {
+// browser with the platform's usual command. On Linux and BSD a browser
+// needs a graphical session: graphical says whether there is one (DISPLAY
+// or WAYLAND_DISPLAY is set). The command's own output is discarded, so it
+// never mixes with plannr-mcp's messages.
+func BrowserOpener(graphical bool) func(ctx context.Context, url string) error {
 	return func(ctx context.Context, url string) error {
 		var cmd *exec.Cmd
 		switch runtime.GOOS {
@@ -20,7 +21,7 @@ func BrowserOpener(getenv func(string) string) func(ctx context.Context, url str
 		case "windows":
 			cmd = exec.Command("rundll32", "url.dll,FileProtocolHandler", url)
 		default:
-			if getenv("DISPLAY") == "" && getenv("WAYLAND_DISPLAY") == "" {
+			if !graphical {
 				return errors.New("no graphical session (neither DISPLAY nor WAYLAND_DISPLAY is set)")
 			}
 			cmd = exec.Command("xdg-open", url)

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plannr-mcp/plannr-mcp/internal/sandbox"
 	"github.com/plannr-mcp/plannr-mcp/plannr"
-	"github.com/plannr-mcp/plannr-mcp/plannr/plannrtest"
 )
 
 const (
@@ -65,27 +65,27 @@ func (l *logBuffer) logger() *slog.Logger {
 
 // env is a fake Plannr with an OAuth client, its clock, and a store.
 type env struct {
-	fake  *plannrtest.Server
+	fake  *sandbox.Server
 	url   string
 	clock *clock
 	store *Store
 	logs  *logBuffer
 }
 
-func newEnv(t *testing.T, opts ...plannrtest.Option) *env {
+func newEnv(t *testing.T, opts ...sandbox.Option) *env {
 	t.Helper()
 	return newEnvWithRedirect(t, "http://127.0.0.1:8765/callback", opts...)
 }
 
-func newEnvWithRedirect(t *testing.T, redirect string, opts ...plannrtest.Option) *env {
+func newEnvWithRedirect(t *testing.T, redirect string, opts ...sandbox.Option) *env {
 	t.Helper()
 	c := newClock()
-	opts = append([]plannrtest.Option{
-		plannrtest.WithClock(c.Now),
-		plannrtest.WithRateLimit(0),
-		plannrtest.WithOAuthClient(plannrtest.OAuthClient{ID: testClientID, Secret: testSecret, RedirectURIs: []string{redirect}}),
+	opts = append([]sandbox.Option{
+		sandbox.WithClock(c.Now),
+		sandbox.WithRateLimit(0),
+		sandbox.WithOAuthClient(sandbox.OAuthClient{ID: testClientID, Secret: testSecret, RedirectURIs: []string{redirect}}),
 	}, opts...)
-	fake := plannrtest.New(opts...)
+	fake := sandbox.New(opts...)
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
 	logs := &logBuffer{}

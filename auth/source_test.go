@@ -14,8 +14,8 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/plannr-mcp/plannr-mcp/internal/sandbox"
 	"github.com/plannr-mcp/plannr-mcp/plannr"
-	"github.com/plannr-mcp/plannr-mcp/plannr/plannrtest"
 )
 
 func TestSourceUsesAFreshTokenWithoutRefreshing(t *testing.T) {
@@ -54,7 +54,7 @@ func TestSourceRefreshesShortlyBeforeExpiry(t *testing.T) {
 	if stored.AccessToken != tok.AccessToken || stored.RefreshToken == first.RefreshToken {
 		t.Error("the refreshed token was not saved before it was returned")
 	}
-	if want := e.clock.Now().Add(plannrtest.DefaultAccessTokenLifetime); !stored.Expiry.Equal(want) {
+	if want := e.clock.Now().Add(sandbox.DefaultAccessTokenLifetime); !stored.Expiry.Equal(want) {
 		t.Errorf("stored expiry %v, want %v (from expires_in and the clock)", stored.Expiry, want)
 	}
 	if !stored.RefreshExpiry.Equal(e.clock.Now().Add(RefreshTokenLifetime)) {
@@ -72,7 +72,7 @@ func TestSourceRefreshesShortlyBeforeExpiry(t *testing.T) {
 // With access tokens that last one second, calls keep succeeding across many
 // expiries and the store always holds the newest refresh token.
 func TestSourceKeepsWorkingAcrossManyExpiries(t *testing.T) {
-	e := newEnv(t, plannrtest.WithTokenLifetimes(time.Second, time.Hour))
+	e := newEnv(t, sandbox.WithTokenLifetimes(time.Second, time.Hour))
 	e.login(t)
 	client := e.client(t, e.source(e.store))
 	const expiries = 25
@@ -223,15 +223,15 @@ func TestUnauthorizedUsesAnotherProcesssRefreshInsteadOfRefreshing(t *testing.T)
 func TestExpiredRefreshTokenAsksForANewLogin(t *testing.T) {
 	tests := []struct {
 		name  string
-		style plannrtest.RefreshErrorStyle
+		style sandbox.RefreshErrorStyle
 		hint  string
 	}{
-		{"401 invalid_request", plannrtest.RefreshInvalidRequest, "invalid_request"},
-		{"400 invalid_grant", plannrtest.RefreshInvalidGrant, "invalid_grant"},
+		{"401 invalid_request", sandbox.RefreshInvalidRequest, "invalid_request"},
+		{"400 invalid_grant", sandbox.RefreshInvalidGrant, "invalid_grant"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, plannrtest.WithRefreshErrorStyle(tt.style))
+			e := newEnv(t, sandbox.WithRefreshErrorStyle(tt.style))
 			old := e.login(t)
 			src := e.source(e.store)
 			client := e.client(t, src)
@@ -332,7 +332,7 @@ func TestRefreshFailureThatIsNotALogout(t *testing.T) {
 	rec := e.login(t)
 	src := e.source(e.store)
 	e.clock.Advance(time.Hour)
-	e.fake.Inject(plannrtest.Fault{Path: "/oauth/token", Status: http.StatusServiceUnavailable, Body: "<html>down</html>", ContentType: "text/html"})
+	e.fake.Inject(sandbox.Fault{Path: "/oauth/token", Status: http.StatusServiceUnavailable, Body: "<html>down</html>", ContentType: "text/html"})
 	_, err := src.Token()
 	if err == nil || errors.Is(err, ErrLoginRequired) || !strings.Contains(err.Error(), "503") {
 		t.Fatalf("err = %v, want a temporary failure", err)
@@ -355,7 +355,7 @@ func TestTokenEndpointRedirectIsNotFollowed(t *testing.T) {
 	elsewhere := 0
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { elsewhere++ }))
 	defer other.Close()
-	e.fake.Inject(plannrtest.Fault{Path: "/oauth/token", Status: http.StatusTemporaryRedirect,
+	e.fake.Inject(sandbox.Fault{Path: "/oauth/token", Status: http.StatusTemporaryRedirect,
 		Header: http.Header{"Location": {other.URL + "/steal"}}})
 	e.clock.Advance(time.Hour)
 	if _, err := e.source(e.store).Token(); err == nil {

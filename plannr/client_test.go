@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/plannr-mcp/plannr-mcp/auth"
+	"github.com/plannr-mcp/plannr-mcp/internal/sandbox"
 	"github.com/plannr-mcp/plannr-mcp/plannr"
-	"github.com/plannr-mcp/plannr-mcp/plannr/plannrtest"
 )
 
 func newClient(t *testing.T, fake http.Handler, opts ...plannr.Option) *plannr.Client {
@@ -19,7 +19,7 @@ func newClient(t *testing.T, fake http.Handler, opts ...plannr.Option) *plannr.C
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
 	opts = append([]plannr.Option{plannr.WithBaseURL(srv.URL)}, opts...)
-	c, err := plannr.NewClient(auth.PersonalAccessToken(plannrtest.SandboxToken), opts...)
+	c, err := plannr.NewClient(auth.PersonalAccessToken(sandbox.SandboxToken), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,13 +28,13 @@ func newClient(t *testing.T, fake http.Handler, opts ...plannr.Option) *plannr.C
 
 func TestListOAuthConnectionsDecodesWireFormat(t *testing.T) {
 	now := time.Date(2026, 6, 8, 15, 0, 0, 0, time.UTC)
-	fake := plannrtest.New(plannrtest.WithClock(func() time.Time { return now }))
+	fake := sandbox.New(sandbox.WithClock(func() time.Time { return now }))
 	c := newClient(t, fake)
 	conns, err := c.ListOAuthConnections(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(conns) != len(plannrtest.SampleConnections(now)) {
+	if len(conns) != len(sandbox.SampleConnections(now)) {
 		t.Fatalf("got %d connections", len(conns))
 	}
 	first := conns[0]
@@ -80,8 +80,8 @@ func TestConnectionUnmarshal(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fake := plannrtest.New()
-			fake.Inject(plannrtest.Fault{Status: 200, Body: `{"data":[` + tt.json + `]}`})
+			fake := sandbox.New()
+			fake.Inject(sandbox.Fault{Status: 200, Body: `{"data":[` + tt.json + `]}`})
 			conns, err := newClient(t, fake).ListOAuthConnections(context.Background())
 			if err != nil || len(conns) != 1 {
 				t.Fatalf("got %d connections, %v; want one", len(conns), err)
@@ -115,8 +115,8 @@ func TestConnectionUnmarshal(t *testing.T) {
 }
 
 func TestRequestHeaders(t *testing.T) {
-	fake := plannrtest.New()
-	account := plannrtest.SampleAccounts()[0].UUID
+	fake := sandbox.New()
+	account := sandbox.SampleAccounts()[0].UUID
 	c := newClient(t, fake, plannr.WithAccountUUID(account), plannr.WithUserAgent("plannr-mcp/1.2.3"))
 	if _, err := c.RenameOAuthConnection(context.Background(), "8ef67ca5-483a-4dfa-bfb9-ea282aa4ff2c", "New"); err != nil {
 		t.Fatal(err)
@@ -129,7 +129,7 @@ func TestRequestHeaders(t *testing.T) {
 	want := map[string]string{
 		"Accept":                "application/json",
 		"Content-Type":          "application/json",
-		"Authorization":         "Bearer " + plannrtest.SandboxToken,
+		"Authorization":         "Bearer " + sandbox.SandboxToken,
 		"X-Plannr-Account-Uuid": account,
 		"User-Agent":            "plannr-mcp/1.2.3",
 	}
@@ -144,7 +144,7 @@ func TestRequestHeaders(t *testing.T) {
 }
 
 func TestNoAccountHeaderUnlessConfigured(t *testing.T) {
-	fake := plannrtest.New()
+	fake := sandbox.New()
 	c := newClient(t, fake)
 	if _, err := c.ListOAuthConnections(context.Background()); err != nil {
 		t.Fatal(err)
@@ -155,7 +155,7 @@ func TestNoAccountHeaderUnlessConfigured(t *testing.T) {
 }
 
 func TestRenameAndDelete(t *testing.T) {
-	fake := plannrtest.New()
+	fake := sandbox.New()
 	c := newClient(t, fake)
 	ctx := context.Background()
 	const uuid = "0b96d72c-d9de-40fb-9beb-de30a48c0160"
@@ -179,12 +179,12 @@ func TestRenameAndDelete(t *testing.T) {
 }
 
 func TestListLogins(t *testing.T) {
-	c := newClient(t, plannrtest.New())
+	c := newClient(t, sandbox.New())
 	logins, err := c.ListLogins(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(logins) != 2 || logins[0].Account.UUID != plannrtest.SampleAccounts()[0].UUID || logins[0].Account.UUID == logins[0].UUID {
+	if len(logins) != 2 || logins[0].Account.UUID != sandbox.SampleAccounts()[0].UUID || logins[0].Account.UUID == logins[0].UUID {
 		t.Errorf("logins: %+v", logins)
 	}
 }
@@ -194,7 +194,7 @@ func TestListLogins(t *testing.T) {
 func TestErrorResponses(t *testing.T) {
 	tests := []struct {
 		name        string
-		fault       plannrtest.Fault
+		fault       sandbox.Fault
 		token       string
 		call        string // list, rename or delete
 		wantStatus  int
@@ -203,27 +203,27 @@ func TestErrorResponses(t *testing.T) {
 		wantRetry   time.Duration
 	}{
 		{name: "401 unauthenticated", token: "wrong", call: "list", wantStatus: 401, wantMessage: "Unauthenticated."},
-		{name: "403 unauthorized", fault: plannrtest.Fault{Status: 403, Body: `{"message":"This action is unauthorized."}`}, call: "list", wantStatus: 403, wantMessage: "This action is unauthorized."},
+		{name: "403 unauthorized", fault: sandbox.Fault{Status: 403, Body: `{"message":"This action is unauthorized."}`}, call: "list", wantStatus: 403, wantMessage: "This action is unauthorized."},
 		{name: "404 unknown uuid", call: "rename-unknown", wantStatus: 404, wantMessage: "No query results for model [App\\Models\\OAuthConnection] 00000000-0000-4000-8000-000000000000"},
-		{name: "404 unknown route", fault: plannrtest.Fault{Status: 404, Body: `{"message":"The route api/v1/oauth/connectionz could not be found."}`}, call: "list", wantStatus: 404, wantMessage: "The route api/v1/oauth/connectionz could not be found."},
-		{name: "405 wrong method", fault: plannrtest.Fault{Status: 405, Body: `{"message":"The POST method is not supported for route api/v1/oauth/connections. Supported methods: GET, HEAD."}`}, call: "list", wantStatus: 405, wantMessage: "The POST method is not supported for route api/v1/oauth/connections. Supported methods: GET, HEAD."},
+		{name: "404 unknown route", fault: sandbox.Fault{Status: 404, Body: `{"message":"The route api/v1/oauth/connectionz could not be found."}`}, call: "list", wantStatus: 404, wantMessage: "The route api/v1/oauth/connectionz could not be found."},
+		{name: "405 wrong method", fault: sandbox.Fault{Status: 405, Body: `{"message":"The POST method is not supported for route api/v1/oauth/connections. Supported methods: GET, HEAD."}`}, call: "list", wantStatus: 405, wantMessage: "The POST method is not supported for route api/v1/oauth/connections. Supported methods: GET, HEAD."},
 		{name: "422 one field", call: "rename-empty", wantStatus: 422, wantMessage: "The label field is required.", wantFields: []string{"The label field is required."}},
-		{name: "422 several errors", fault: plannrtest.Fault{Status: 422, Body: `{"message":"The label field must be a string. (and 1 more error)","errors":{"label":["The label field must be a string.","The label field must not be greater than 255 characters."]}}`}, call: "list", wantStatus: 422, wantMessage: "The label field must be a string. (and 1 more error)", wantFields: []string{"The label field must be a string.", "The label field must not be greater than 255 characters."}},
-		{name: "429 with Retry-After", fault: plannrtest.Fault{Status: 429, Body: `{"message":"Too Many Attempts."}`, Header: http.Header{"Retry-After": {"17"}, "X-Ratelimit-Reset": {"1790000000"}}}, call: "list", wantStatus: 429, wantMessage: "Too Many Attempts.", wantRetry: 17 * time.Second},
-		{name: "500 debug off", fault: plannrtest.Fault{Status: 500, Body: `{"message":"Server Error"}`}, call: "list", wantStatus: 500, wantMessage: "Server Error"},
-		{name: "500 empty body", fault: plannrtest.Fault{Status: 500}, call: "list", wantStatus: 500, wantMessage: ""},
-		{name: "502 HTML from a proxy", fault: plannrtest.Fault{Status: 502, ContentType: "text/html", Body: "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"}, call: "list", wantStatus: 502, wantMessage: "the answer was an HTML page, not JSON (often a proxy or gateway error page)"},
-		{name: "503 plain text", fault: plannrtest.Fault{Status: 503, ContentType: "text/plain", Body: "upstream connect error\x1b[31m"}, call: "list", wantStatus: 503, wantMessage: "upstream connect error[31m"},
+		{name: "422 several errors", fault: sandbox.Fault{Status: 422, Body: `{"message":"The label field must be a string. (and 1 more error)","errors":{"label":["The label field must be a string.","The label field must not be greater than 255 characters."]}}`}, call: "list", wantStatus: 422, wantMessage: "The label field must be a string. (and 1 more error)", wantFields: []string{"The label field must be a string.", "The label field must not be greater than 255 characters."}},
+		{name: "429 with Retry-After", fault: sandbox.Fault{Status: 429, Body: `{"message":"Too Many Attempts."}`, Header: http.Header{"Retry-After": {"17"}, "X-Ratelimit-Reset": {"1790000000"}}}, call: "list", wantStatus: 429, wantMessage: "Too Many Attempts.", wantRetry: 17 * time.Second},
+		{name: "500 debug off", fault: sandbox.Fault{Status: 500, Body: `{"message":"Server Error"}`}, call: "list", wantStatus: 500, wantMessage: "Server Error"},
+		{name: "500 empty body", fault: sandbox.Fault{Status: 500}, call: "list", wantStatus: 500, wantMessage: ""},
+		{name: "502 HTML from a proxy", fault: sandbox.Fault{Status: 502, ContentType: "text/html", Body: "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"}, call: "list", wantStatus: 502, wantMessage: "the answer was an HTML page, not JSON (often a proxy or gateway error page)"},
+		{name: "503 plain text", fault: sandbox.Fault{Status: 503, ContentType: "text/plain", Body: "upstream connect error\x1b[31m"}, call: "list", wantStatus: 503, wantMessage: "upstream connect error[31m"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fake := plannrtest.New()
+			fake := sandbox.New()
 			if tt.fault.Status != 0 {
 				fake.Inject(tt.fault)
 			}
 			srv := httptest.NewServer(fake)
 			defer srv.Close()
-			token := plannrtest.SandboxToken
+			token := sandbox.SandboxToken
 			if tt.token != "" {
 				token = tt.token
 			}
@@ -285,7 +285,7 @@ func TestParseRetryAfter(t *testing.T) {
 }
 
 func TestCredentialError(t *testing.T) {
-	fake := plannrtest.New()
+	fake := sandbox.New()
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
 	c, err := plannr.NewClient(auth.Unconfigured("set PLANNR_TOKEN"), plannr.WithBaseURL(srv.URL))
@@ -303,8 +303,8 @@ func TestCredentialError(t *testing.T) {
 }
 
 func TestMalformedSuccessBody(t *testing.T) {
-	fake := plannrtest.New()
-	fake.Inject(plannrtest.Fault{Status: 200, Body: `{"data":[{"uuid":"a","label":`})
+	fake := sandbox.New()
+	fake.Inject(sandbox.Fault{Status: 200, Body: `{"data":[{"uuid":"a","label":`})
 	c := newClient(t, fake)
 	_, err := c.ListOAuthConnections(context.Background())
 	var me *plannr.MalformedResponseError
@@ -314,8 +314,8 @@ func TestMalformedSuccessBody(t *testing.T) {
 }
 
 func TestResponseTooLarge(t *testing.T) {
-	fake := plannrtest.New()
-	fake.Inject(plannrtest.Fault{Status: 200, Body: `{"data":[` + strings.Repeat(" ", 2048) + `]}`})
+	fake := sandbox.New()
+	fake.Inject(sandbox.Fault{Status: 200, Body: `{"data":[` + strings.Repeat(" ", 2048) + `]}`})
 	c := newClient(t, fake, plannr.WithMaxResponseBytes(1024))
 	if _, err := c.ListOAuthConnections(context.Background()); !errors.Is(err, plannr.ErrResponseTooLarge) {
 		t.Fatalf("want ErrResponseTooLarge, got %v", err)
@@ -323,8 +323,8 @@ func TestResponseTooLarge(t *testing.T) {
 }
 
 func TestTimeout(t *testing.T) {
-	fake := plannrtest.New()
-	fake.Inject(plannrtest.Fault{Delay: time.Minute})
+	fake := sandbox.New()
+	fake.Inject(sandbox.Fault{Delay: time.Minute})
 	c := newClient(t, fake, plannr.WithTimeout(50*time.Millisecond))
 	if _, err := c.ListOAuthConnections(context.Background()); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("want a deadline error, got %v", err)

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/plannr-mcp/plannr-mcp/internal/sandbox"
 	"github.com/plannr-mcp/plannr-mcp/plannr"
-	"github.com/plannr-mcp/plannr-mcp/plannr/plannrtest"
 )
 
 // The client decodes each answer in one pass; these pin down that both
@@ -27,8 +27,8 @@ func TestRenameDecodesWrappedAndUnwrappedAnswers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fake := plannrtest.New()
-			fake.Inject(plannrtest.Fault{Method: "PUT", Status: 200, Body: tt.body})
+			fake := sandbox.New()
+			fake.Inject(sandbox.Fault{Method: "PUT", Status: 200, Body: tt.body})
 			c := newClient(t, fake)
 			got, err := c.RenameOAuthConnection(context.Background(), uuid, "New")
 			if tt.wantErr != "" {
@@ -50,8 +50,8 @@ func TestRenameDecodesWrappedAndUnwrappedAnswers(t *testing.T) {
 
 func TestRenameWithABadTimestampKeepsTheRest(t *testing.T) {
 	const uuid = "8ef67ca5-483a-4dfa-bfb9-ea282aa4ff2c"
-	fake := plannrtest.New()
-	fake.Inject(plannrtest.Fault{Method: "PUT", Status: 200, Body: `{"data":{"uuid":"` + uuid + `","label":"New","created_at":"soon"}}`})
+	fake := sandbox.New()
+	fake.Inject(sandbox.Fault{Method: "PUT", Status: 200, Body: `{"data":{"uuid":"` + uuid + `","label":"New","created_at":"soon"}}`})
 	got, err := newClient(t, fake).RenameOAuthConnection(context.Background(), uuid, "New")
 	if err != nil {
 		t.Fatal(err)
@@ -69,8 +69,8 @@ func TestListWithBadRecords(t *testing.T) {
 		`{"uuid":"b","label":"bad expiry","refresh_token_expires_at":"next Tuesday"},` +
 		`{"uuid":"c","label":{"not":"a string"}},` +
 		`{"uuid":"d","label":"no offset","created_at":"2026-06-08T19:08:03"}]}`
-	fake := plannrtest.New()
-	fake.Inject(plannrtest.Fault{Status: 200, Body: body})
+	fake := sandbox.New()
+	fake.Inject(sandbox.Fault{Status: 200, Body: body})
 	conns, err := newClient(t, fake).ListOAuthConnections(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -115,8 +115,8 @@ func TestListWithABrokenEnvelope(t *testing.T) {
 		{`{"data":[`, true},
 	}
 	for _, tt := range tests {
-		fake := plannrtest.New()
-		fake.Inject(plannrtest.Fault{Status: 200, Body: tt.body})
+		fake := sandbox.New()
+		fake.Inject(sandbox.Fault{Status: 200, Body: tt.body})
 		_, err := newClient(t, fake).ListOAuthConnections(context.Background())
 		var me *plannr.MalformedResponseError
 		if !errors.As(err, &me) || me.CutOff != tt.cutOff {
@@ -126,8 +126,8 @@ func TestListWithABrokenEnvelope(t *testing.T) {
 }
 
 func TestListOfNoConnectionsIsEmptyNotNil(t *testing.T) {
-	fake := plannrtest.New()
-	fake.Inject(plannrtest.Fault{Status: 200, Body: `{"data":[]}`})
+	fake := sandbox.New()
+	fake.Inject(sandbox.Fault{Status: 200, Body: `{"data":[]}`})
 	conns, err := newClient(t, fake).ListOAuthConnections(context.Background())
 	if err != nil || conns == nil || len(conns) != 0 {
 		t.Errorf("got %#v, %v", conns, err)

@@ -10,9 +10,9 @@ import (
 	"testing"
 
 	"github.com/plannr-mcp/plannr-mcp/auth"
+	"github.com/plannr-mcp/plannr-mcp/internal/sandbox"
 	"github.com/plannr-mcp/plannr-mcp/internal/untrusted"
 	"github.com/plannr-mcp/plannr-mcp/plannr"
-	"github.com/plannr-mcp/plannr-mcp/plannr/plannrtest"
 )
 
 // A failed change says whether it may have been made: only what certainly
@@ -20,25 +20,25 @@ import (
 func TestFailedChangesSayWhetherTheyMayHaveBeenMade(t *testing.T) {
 	tests := []struct {
 		name      string
-		fault     plannrtest.Fault
+		fault     sandbox.Fault
 		call      func(context.Context, *plannr.Client) error
 		unknown   bool
 		changes   int // the fake's changes to the connection
 		policyOff bool
 	}{
-		{name: "delete carried out, answer lost", fault: plannrtest.Fault{Method: "DELETE", DropAnswer: true},
+		{name: "delete carried out, answer lost", fault: sandbox.Fault{Method: "DELETE", DropAnswer: true},
 			call: deleteCall, unknown: true, changes: 1},
-		{name: "rename carried out, answer lost, retries off", fault: plannrtest.Fault{Method: "PUT", DropAnswer: true},
+		{name: "rename carried out, answer lost, retries off", fault: sandbox.Fault{Method: "PUT", DropAnswer: true},
 			call: renameCall, unknown: true, changes: 1, policyOff: true},
-		{name: "delete refused with 404", fault: plannrtest.Fault{Method: "DELETE", Status: 404, Body: `{"message":"No query results"}`},
+		{name: "delete refused with 404", fault: sandbox.Fault{Method: "DELETE", Status: 404, Body: `{"message":"No query results"}`},
 			call: deleteCall},
-		{name: "delete refused with 429 every time", fault: plannrtest.Fault{Method: "DELETE", Status: 429, Body: `{"message":"Too Many Attempts."}`, Times: 10},
+		{name: "delete refused with 429 every time", fault: sandbox.Fault{Method: "DELETE", Status: 429, Body: `{"message":"Too Many Attempts."}`, Times: 10},
 			call: deleteCall},
-		{name: "rename refused with 422", fault: plannrtest.Fault{Method: "PUT", Status: 422, Body: `{"message":"The label field is required."}`},
+		{name: "rename refused with 422", fault: sandbox.Fault{Method: "PUT", Status: 422, Body: `{"message":"The label field is required."}`},
 			call: renameCall},
-		{name: "delete answered 500", fault: plannrtest.Fault{Method: "DELETE", Status: 500, Body: `{"message":"Server Error"}`},
+		{name: "delete answered 500", fault: sandbox.Fault{Method: "DELETE", Status: 500, Body: `{"message":"Server Error"}`},
 			call: deleteCall, unknown: true},
-		{name: "delete timed out after it was sent", fault: plannrtest.Fault{Method: "DELETE", Hang: true},
+		{name: "delete timed out after it was sent", fault: sandbox.Fault{Method: "DELETE", Hang: true},
 			call: deleteCall, unknown: true},
 	}
 	for _, tt := range tests {

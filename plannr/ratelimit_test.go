@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/plannr-mcp/plannr-mcp/auth"
+	"github.com/plannr-mcp/plannr-mcp/internal/sandbox"
 	"github.com/plannr-mcp/plannr-mcp/plannr"
 	"github.com/plannr-mcp/plannr-mcp/plannr/plannrtest"
 )
@@ -28,7 +29,7 @@ func TestRateLimiterHoldsConcurrentCallsToTheLimit(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
 			defer cancel()
 			clock := newStepClock(time.Now())
-			fake := plannrtest.New(plannrtest.WithClock(clock.Now), plannrtest.WithRateLimit(0))
+			fake := sandbox.New(sandbox.WithClock(clock.Now), sandbox.WithRateLimit(0))
 			var mu sync.Mutex
 			var stamps []time.Time
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -38,7 +39,7 @@ func TestRateLimiterHoldsConcurrentCallsToTheLimit(t *testing.T) {
 				fake.ServeHTTP(w, r)
 			}))
 			defer srv.Close()
-			client, err := plannr.NewClient(auth.PersonalAccessToken(plannrtest.SandboxToken),
+			client, err := plannr.NewClient(auth.PersonalAccessToken(sandbox.SandboxToken),
 				plannr.WithBaseURL(srv.URL),
 				plannr.WithClock(clock),
 				plannr.WithRateLimit(plannr.RateLimit{Requests: perSecond, Per: time.Second}),
@@ -104,10 +105,10 @@ func TestRateLimiterSlowsDownWhenPlannrRunsLow(t *testing.T) {
 	// limiter allows 500, so only the fake's X-RateLimit-Remaining can keep
 	// it from running into a 429.
 	clock := plannrtest.NewClock(time.Now().Truncate(time.Minute))
-	fake := plannrtest.New(plannrtest.WithClock(clock.Now), plannrtest.WithRateLimit(20))
+	fake := sandbox.New(sandbox.WithClock(clock.Now), sandbox.WithRateLimit(20))
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
-	client, err := plannr.NewClient(auth.PersonalAccessToken(plannrtest.SandboxToken),
+	client, err := plannr.NewClient(auth.PersonalAccessToken(sandbox.SandboxToken),
 		plannr.WithBaseURL(srv.URL),
 		plannr.WithClock(clock),
 		plannr.WithRetry(plannr.RetryPolicy{}), // a 429 would fail the call
@@ -145,7 +146,7 @@ func TestClientsWithOneCredentialShareALimiter(t *testing.T) {
 	env := newRSEnv(t)
 	shared := plannr.NewRateLimiter(plannr.RateLimit{Requests: 4, Per: time.Minute, Burst: 1})
 	newClient := func() *plannr.Client {
-		c, err := plannr.NewClient(auth.PersonalAccessToken(plannrtest.SandboxToken),
+		c, err := plannr.NewClient(auth.PersonalAccessToken(sandbox.SandboxToken),
 			plannr.WithBaseURL(env.url), plannr.WithClock(env.clock), plannr.WithRateLimiter(shared))
 		if err != nil {
 			t.Fatal(err)
@@ -169,7 +170,7 @@ func TestA429HoldsBackEveryClientSharingTheLimiter(t *testing.T) {
 	env := newRSEnv(t)
 	shared := plannr.NewRateLimiter(plannr.DefaultRateLimit())
 	newClient := func(opts ...plannr.Option) *plannr.Client {
-		c, err := plannr.NewClient(auth.PersonalAccessToken(plannrtest.SandboxToken),
+		c, err := plannr.NewClient(auth.PersonalAccessToken(sandbox.SandboxToken),
 			append([]plannr.Option{plannr.WithBaseURL(env.url), plannr.WithClock(env.clock), plannr.WithRateLimiter(shared)}, opts...)...)
 		if err != nil {
 			t.Fatal(err)
@@ -177,7 +178,7 @@ func TestA429HoldsBackEveryClientSharingTheLimiter(t *testing.T) {
 		return c
 	}
 	a, b := newClient(plannr.WithRetry(plannr.RetryPolicy{})), newClient()
-	env.fake.Inject(plannrtest.Fault{Method: "GET", Path: rsListPath, Status: 429,
+	env.fake.Inject(sandbox.Fault{Method: "GET", Path: rsListPath, Status: 429,
 		Body: `{"message":"Too Many Attempts."}`, Header: http.Header{"Retry-After": {"10"}}})
 
 	_, err := a.ListOAuthConnections(t.Context())
@@ -234,7 +235,7 @@ func TestA429WithRetryAfterOutranksARemainingOfZero(t *testing.T) {
 	// the limiter spread nothing over a whole minute; its Retry-After says
 	// the limit lifts sooner, and that is what the client must wait for.
 	env := newRSEnv(t, plannr.WithRateLimit(plannr.RateLimit{Requests: 500, Per: time.Minute, Burst: 1}))
-	env.fake.Inject(plannrtest.Fault{Method: "GET", Path: rsListPath, Status: 429, Body: `{"message":"Too Many Attempts."}`,
+	env.fake.Inject(sandbox.Fault{Method: "GET", Path: rsListPath, Status: 429, Body: `{"message":"Too Many Attempts."}`,
 		Header: http.Header{"Retry-After": {"10"}, "X-Ratelimit-Limit": {"500"}, "X-Ratelimit-Remaining": {"0"}}})
 
 	if _, err := env.client.ListOAuthConnections(t.Context()); err != nil {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/plannr-mcp/plannr-mcp/auth"
+	"github.com/plannr-mcp/plannr-mcp/internal/sandbox"
 	"github.com/plannr-mcp/plannr-mcp/plannr"
 	"github.com/plannr-mcp/plannr-mcp/plannr/plannrtest"
 )
@@ -27,7 +28,7 @@ const (
 // rsEnv is a fake Plannr and a client pointed at it, sharing one virtual clock.
 type rsEnv struct {
 	url    string
-	fake   *plannrtest.Server
+	fake   *sandbox.Server
 	clock  *plannrtest.Clock
 	client *plannr.Client
 	logs   *syncBuffer
@@ -75,7 +76,7 @@ func newRSEnv(t *testing.T, opts ...plannr.Option) *rsEnv {
 func newRSEnvAt(t *testing.T, start time.Time, opts ...plannr.Option) *rsEnv {
 	t.Helper()
 	clock := plannrtest.NewClock(start)
-	fake := plannrtest.New(plannrtest.WithClock(clock.Now), plannrtest.WithRateLimit(0))
+	fake := sandbox.New(sandbox.WithClock(clock.Now), sandbox.WithRateLimit(0))
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
 	logs := &syncBuffer{}
@@ -86,7 +87,7 @@ func newRSEnvAt(t *testing.T, start time.Time, opts ...plannr.Option) *rsEnv {
 		plannr.WithRateLimit(plannr.RateLimit{}),
 		plannr.WithLogger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))),
 	}, opts...)
-	client, err := plannr.NewClient(auth.PersonalAccessToken(plannrtest.SandboxToken), all...)
+	client, err := plannr.NewClient(auth.PersonalAccessToken(sandbox.SandboxToken), all...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +151,7 @@ func TestFaultsAreRetriedOrReported(t *testing.T) {
 
 	tests := []struct {
 		name   string
-		fault  plannrtest.Fault
+		fault  sandbox.Fault
 		policy func(*plannr.RetryPolicy)
 		call   func(context.Context, *plannr.Client) error
 		method string
@@ -166,26 +167,26 @@ func TestFaultsAreRetriedOrReported(t *testing.T) {
 	}{
 		{
 			name:  "429 with Retry-After in seconds",
-			fault: plannrtest.Fault{Status: 429, Body: `{"message":"Too Many Attempts."}`, Header: retryAfter("3")},
+			fault: sandbox.Fault{Status: 429, Body: `{"message":"Too Many Attempts."}`, Header: retryAfter("3")},
 			call:  list, method: "GET", path: rsListPath, attempts: 2,
 			waits: []func(time.Duration) bool{exactly(3 * time.Second)},
 		},
 		{
 			name:  "429 with Retry-After as an HTTP date",
-			fault: plannrtest.Fault{Status: 429, Body: `{"message":"Too Many Attempts."}`, Header: retryAfter(start.Add(4 * time.Second).UTC().Format(http.TimeFormat))},
+			fault: sandbox.Fault{Status: 429, Body: `{"message":"Too Many Attempts."}`, Header: retryAfter(start.Add(4 * time.Second).UTC().Format(http.TimeFormat))},
 			call:  list, method: "GET", path: rsListPath, attempts: 2,
 			waits: []func(time.Duration) bool{exactly(4 * time.Second)},
 		},
 		{
 			name: "429 with only X-RateLimit-Reset",
-			fault: plannrtest.Fault{Status: 429, Body: `{"message":"Too Many Attempts."}`,
+			fault: sandbox.Fault{Status: 429, Body: `{"message":"Too Many Attempts."}`,
 				Header: http.Header{"X-Ratelimit-Reset": {strconv.FormatInt(start.Add(7*time.Second).Unix(), 10)}}},
 			call: list, method: "GET", path: rsListPath, attempts: 2,
 			waits: []func(time.Duration) bool{exactly(7 * time.Second)},
 		},
 		{
 			name:  "429 that never lifts",
-			fault: plannrtest.Fault{Status: 429, Body: `{"message":"Too Many Attempts."}`, Header: retryAfter("5"), Times: 100},
+			fault: sandbox.Fault{Status: 429, Body: `{"message":"Too Many Attempts."}`, Header: retryAfter("5"), Times: 100},
 			call:  list, method: "GET", path: rsListPath, attempts: 5,
 			waits: []func(time.Duration) bool{exactly(5 * time.Second), exactly(5 * time.Second), exactly(5 * time.Second), exactly(5 * time.Second)},
 			check: both(isRetryError(5), func(t *testing.T, err error) {
@@ -201,38 +202,38 @@ func TestFaultsAreRetriedOrReported(t *testing.T) {
 		},
 		{
 			name:  "503 then success",
-			fault: plannrtest.Fault{Status: 503, Body: `{"message":"Service Unavailable"}`},
+			fault: sandbox.Fault{Status: 503, Body: `{"message":"Service Unavailable"}`},
 			call:  list, method: "GET", path: rsListPath, attempts: 2,
 			waits: []func(time.Duration) bool{between(500 * time.Millisecond)},
 		},
 		{
 			name:  "503 with Retry-After",
-			fault: plannrtest.Fault{Status: 503, Body: `{"message":"Down for maintenance"}`, Header: retryAfter("2")},
+			fault: sandbox.Fault{Status: 503, Body: `{"message":"Down for maintenance"}`, Header: retryAfter("2")},
 			call:  list, method: "GET", path: rsListPath, attempts: 2,
 			waits: []func(time.Duration) bool{exactly(2 * time.Second)},
 		},
 		{
 			name:  "504 then success",
-			fault: plannrtest.Fault{Status: 504, Body: ``, ContentType: "text/plain"},
+			fault: sandbox.Fault{Status: 504, Body: ``, ContentType: "text/plain"},
 			call:  list, method: "GET", path: rsListPath, attempts: 2,
 			waits: []func(time.Duration) bool{between(500 * time.Millisecond)},
 		},
 		{
 			name:  "HTML 502 that persists",
-			fault: plannrtest.Fault{Status: 502, Body: html502, ContentType: "text/html", Times: 100},
+			fault: sandbox.Fault{Status: 502, Body: html502, ContentType: "text/html", Times: 100},
 			call:  list, method: "GET", path: rsListPath, attempts: 5,
 			waits: []func(time.Duration) bool{between(500 * time.Millisecond), between(time.Second), between(2 * time.Second), between(4 * time.Second)},
 			check: both(isRetryError(5), apiError(502, "HTML page")),
 		},
 		{
 			name:  "connection reset then success",
-			fault: plannrtest.Fault{Reset: true},
+			fault: sandbox.Fault{Reset: true},
 			call:  list, method: "GET", path: rsListPath, attempts: 2,
 			waits: []func(time.Duration) bool{between(500 * time.Millisecond)},
 		},
 		{
 			name:   "connection reset that persists",
-			fault:  plannrtest.Fault{Reset: true, Times: 100},
+			fault:  sandbox.Fault{Reset: true, Times: 100},
 			policy: func(p *plannr.RetryPolicy) { p.MaxRetries = 2 },
 			call:   list, method: "GET", path: rsListPath, attempts: 3,
 			waits: []func(time.Duration) bool{between(500 * time.Millisecond), between(time.Second)},
@@ -240,14 +241,14 @@ func TestFaultsAreRetriedOrReported(t *testing.T) {
 		},
 		{
 			name:   "hang past the attempt timeout then success",
-			fault:  plannrtest.Fault{Hang: true},
+			fault:  sandbox.Fault{Hang: true},
 			policy: func(p *plannr.RetryPolicy) { p.AttemptTimeout = rsHangTimeout },
 			call:   list, method: "GET", path: rsListPath, attempts: 2, abandoned: 1,
 			waits: []func(time.Duration) bool{between(500 * time.Millisecond)},
 		},
 		{
 			name:   "hang that persists",
-			fault:  plannrtest.Fault{Hang: true, Times: 100},
+			fault:  sandbox.Fault{Hang: true, Times: 100},
 			policy: func(p *plannr.RetryPolicy) { p.MaxRetries, p.AttemptTimeout = 1, rsHangTimeout },
 			call:   list, method: "GET", path: rsListPath, attempts: 2, abandoned: 2,
 			waits: []func(time.Duration) bool{between(500 * time.Millisecond)},
@@ -260,19 +261,19 @@ func TestFaultsAreRetriedOrReported(t *testing.T) {
 		},
 		{
 			name:  "truncated JSON body then success",
-			fault: plannrtest.Fault{Truncate: true, Body: `{"data":[{"uuid":"8ef67ca5-483a`},
+			fault: sandbox.Fault{Truncate: true, Body: `{"data":[{"uuid":"8ef67ca5-483a`},
 			call:  list, method: "GET", path: rsListPath, attempts: 2,
 			waits: []func(time.Duration) bool{between(500 * time.Millisecond)},
 		},
 		{
 			name:  "empty 500 body is not retried",
-			fault: plannrtest.Fault{Status: 500, Body: ""},
+			fault: sandbox.Fault{Status: 500, Body: ""},
 			call:  list, method: "GET", path: rsListPath, attempts: 1,
 			check: apiError(500, ""),
 		},
 		{
 			name:  "cut JSON with a matching length is not retried",
-			fault: plannrtest.Fault{Status: 200, Body: `{"data":[{"uuid":"8ef6`},
+			fault: sandbox.Fault{Status: 200, Body: `{"data":[{"uuid":"8ef6`},
 			call:  list, method: "GET", path: rsListPath, attempts: 1,
 			check: func(t *testing.T, err error) {
 				if !errors.Is(err, plannr.ErrMalformedResponse) {
@@ -282,7 +283,7 @@ func TestFaultsAreRetriedOrReported(t *testing.T) {
 		},
 		{
 			name:  "oversized body is an error, not retried",
-			fault: plannrtest.Fault{Body: `{"data":[]}`, Size: plannr.DefaultMaxResponseBytes + 1},
+			fault: sandbox.Fault{Body: `{"data":[]}`, Size: plannr.DefaultMaxResponseBytes + 1},
 			call:  list, method: "GET", path: rsListPath, attempts: 1,
 			check: func(t *testing.T, err error) {
 				if !errors.Is(err, plannr.ErrResponseTooLarge) {
@@ -292,38 +293,38 @@ func TestFaultsAreRetriedOrReported(t *testing.T) {
 		},
 		{
 			name:  "404 is not retried",
-			fault: plannrtest.Fault{Status: 404, Body: `{"message":"Not Found"}`},
+			fault: sandbox.Fault{Status: 404, Body: `{"message":"Not Found"}`},
 			call:  list, method: "GET", path: rsListPath, attempts: 1,
 			check: apiError(404, "Not Found"),
 		},
 		{
 			name: "422 on rename is not retried",
-			fault: plannrtest.Fault{Status: 422, Times: 100,
+			fault: sandbox.Fault{Status: 422, Times: 100,
 				Body: `{"message":"The label field is required.","errors":{"label":["The label field is required."]}}`},
 			call: rename("New label"), method: "PUT", path: rsConnPath, attempts: 1,
 			check: apiError(422, "label field is required"),
 		},
 		{
 			name:  "rename 503 then success",
-			fault: plannrtest.Fault{Status: 503, Body: `{"message":"Service Unavailable"}`},
+			fault: sandbox.Fault{Status: 503, Body: `{"message":"Service Unavailable"}`},
 			call:  rename("Fundment (main)"), method: "PUT", path: rsConnPath, attempts: 2,
 			waits: []func(time.Duration) bool{between(500 * time.Millisecond)},
 		},
 		{
 			name:  "delete 503 is not retried",
-			fault: plannrtest.Fault{Status: 503, Body: `{"message":"Service Unavailable"}`},
+			fault: sandbox.Fault{Status: 503, Body: `{"message":"Service Unavailable"}`},
 			call:  del, method: "DELETE", path: rsConnPath, attempts: 1,
 			check: apiError(503, "Service Unavailable"),
 		},
 		{
 			name:  "delete 429 is retried",
-			fault: plannrtest.Fault{Status: 429, Body: `{"message":"Too Many Attempts."}`, Header: retryAfter("1")},
+			fault: sandbox.Fault{Status: 429, Body: `{"message":"Too Many Attempts."}`, Header: retryAfter("1")},
 			call:  del, method: "DELETE", path: rsConnPath, attempts: 2,
 			waits: []func(time.Duration) bool{exactly(time.Second)},
 		},
 		{
 			name:   "retries off",
-			fault:  plannrtest.Fault{Status: 503, Body: `{"message":"Service Unavailable"}`},
+			fault:  sandbox.Fault{Status: 503, Body: `{"message":"Service Unavailable"}`},
 			policy: func(p *plannr.RetryPolicy) { p.MaxRetries = 0 },
 			call:   list, method: "GET", path: rsListPath, attempts: 1,
 			check: func(t *testing.T, err error) {
@@ -382,7 +383,7 @@ func TestFaultsAreRetriedOrReported(t *testing.T) {
 
 func TestRetriedRenameChangesTheStoreOnce(t *testing.T) {
 	env := newRSEnv(t)
-	env.fake.Inject(plannrtest.Fault{Method: "PUT", Path: rsConnPath, Status: 503, Body: `{"message":"Service Unavailable"}`})
+	env.fake.Inject(sandbox.Fault{Method: "PUT", Path: rsConnPath, Status: 503, Body: `{"message":"Service Unavailable"}`})
 
 	conn, err := env.client.RenameOAuthConnection(t.Context(), rsUUID, "Fundment (main)")
 	if err != nil {
@@ -405,7 +406,7 @@ func TestRetriedRenameChangesTheStoreOnce(t *testing.T) {
 		if string(r.Body) != `{"label":"Fundment (main)"}` {
 			t.Errorf("attempt %d sent body %q; a retry must send the same body", i+1, r.Body)
 		}
-		if r.Header.Get("Authorization") != "Bearer "+plannrtest.SandboxToken {
+		if r.Header.Get("Authorization") != "Bearer "+sandbox.SandboxToken {
 			t.Errorf("attempt %d sent no bearer token", i+1)
 		}
 	}
@@ -432,7 +433,7 @@ func TestRenameRejectedWith422IsSentOnce(t *testing.T) {
 
 func TestRetryAfterPastTheDeadlineIsNotWaited(t *testing.T) {
 	env := newRSEnv(t, plannr.WithTimeout(30*time.Second))
-	env.fake.Inject(plannrtest.Fault{Method: "GET", Path: rsListPath, Status: 429,
+	env.fake.Inject(sandbox.Fault{Method: "GET", Path: rsListPath, Status: 429,
 		Body: `{"message":"Too Many Attempts."}`, Header: http.Header{"Retry-After": {"120"}}})
 
 	_, err := env.client.ListOAuthConnections(t.Context())
@@ -454,7 +455,7 @@ func TestRetryAfterPastTheDeadlineIsNotWaited(t *testing.T) {
 
 func TestCancelStopsTheUpstreamRequest(t *testing.T) {
 	env := newRSEnv(t, plannr.WithRetry(plannr.DefaultRetryPolicy()))
-	env.fake.Inject(plannrtest.Fault{Method: "GET", Path: rsListPath, Hang: true})
+	env.fake.Inject(sandbox.Fault{Method: "GET", Path: rsListPath, Hang: true})
 	guard, stop := context.WithTimeout(t.Context(), 5*time.Second)
 	defer stop()
 
@@ -487,7 +488,7 @@ func TestCancelStopsTheUpstreamRequest(t *testing.T) {
 func TestCancelDuringABackoffWait(t *testing.T) {
 	clock := newStepClock(time.Now())
 	env := newRSEnv(t, plannr.WithClock(clock))
-	env.fake.Inject(plannrtest.Fault{Method: "GET", Path: rsListPath, Status: 503, Body: `{"message":"Service Unavailable"}`, Times: 100})
+	env.fake.Inject(sandbox.Fault{Method: "GET", Path: rsListPath, Status: 503, Body: `{"message":"Service Unavailable"}`, Times: 100})
 	guard, stop := context.WithTimeout(t.Context(), 5*time.Second)
 	defer stop()
 
@@ -516,7 +517,7 @@ func TestCancelDuringABackoffWait(t *testing.T) {
 
 func TestLogsRecordAttemptsButNoSecrets(t *testing.T) {
 	env := newRSEnv(t)
-	env.fake.Inject(plannrtest.Fault{Method: "PUT", Path: rsConnPath, Status: 503, Body: `{"message":"Service Unavailable"}`})
+	env.fake.Inject(sandbox.Fault{Method: "PUT", Path: rsConnPath, Status: 503, Body: `{"message":"Service Unavailable"}`})
 	const label = "Secret-ish label 12345"
 	if _, err := env.client.RenameOAuthConnection(t.Context(), rsUUID, label); err != nil {
 		t.Fatal(err)
@@ -530,7 +531,7 @@ func TestLogsRecordAttemptsButNoSecrets(t *testing.T) {
 			t.Errorf("logs lack %q:\n%s", want, logs)
 		}
 	}
-	for _, secret := range []string{plannrtest.SandboxToken, label, "Bearer"} {
+	for _, secret := range []string{sandbox.SandboxToken, label, "Bearer"} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("logs contain %q:\n%s", secret, logs)
 		}
@@ -546,7 +547,7 @@ func TestWithRetryRejectsNegativeValues(t *testing.T) {
 
 func TestAHangPastTheCallTimeoutWithoutRetries(t *testing.T) {
 	env := newRSEnv(t, plannr.WithRetry(plannr.RetryPolicy{MaxRetries: 3}), plannr.WithTimeout(300*time.Millisecond))
-	env.fake.Inject(plannrtest.Fault{Method: "GET", Path: rsListPath, Hang: true})
+	env.fake.Inject(sandbox.Fault{Method: "GET", Path: rsListPath, Hang: true})
 
 	_, err := env.client.ListOAuthConnections(t.Context())
 	if !errors.Is(err, context.DeadlineExceeded) {

@@ -12,7 +12,7 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/plannr-mcp/plannr-mcp/plannr/plannrtest"
+	"github.com/plannr-mcp/plannr-mcp/internal/sandbox"
 )
 
 // refreshingSource starts with one token and answers Refresh with another.
@@ -49,9 +49,9 @@ func (s *refreshingSource) Refresh(ctx context.Context, rejected *oauth2.Token) 
 	return &oauth2.Token{AccessToken: s.current}, nil
 }
 
-func newFakeClient(t *testing.T, ts oauth2.TokenSource, accepted ...string) (*Client, *plannrtest.Server) {
+func newFakeClient(t *testing.T, ts oauth2.TokenSource, accepted ...string) (*Client, *sandbox.Server) {
 	t.Helper()
-	fake := plannrtest.New(plannrtest.WithTokens(accepted...), plannrtest.WithRateLimit(0))
+	fake := sandbox.New(sandbox.WithTokens(accepted...), sandbox.WithRateLimit(0))
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
 	c, err := NewClient(ts, WithBaseURL(srv.URL))
@@ -61,7 +61,7 @@ func newFakeClient(t *testing.T, ts oauth2.TokenSource, accepted ...string) (*Cl
 	return c, fake
 }
 
-func bearers(fake *plannrtest.Server) []string {
+func bearers(fake *sandbox.Server) []string {
 	var out []string
 	for _, r := range fake.Requests() {
 		out = append(out, strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))

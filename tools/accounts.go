@@ -37,35 +37,19 @@ type AccountsInput struct{}
 const accountsDescription = `List the Plannr accounts the configured token can act for (name, type, account_uuid, which is preferred and which is configured). Use it when Plannr says the account is missing or wrong: the person sets PLANNR_ACCOUNT_UUID to one account_uuid.`
 
 func (t *Toolset) accountsTool() Tool {
-	return Tool{
-		Definition: mcp.Tool{
-			Name:            AccountsToolName,
-			Title:           "List Plannr accounts",
-			Description:     accountsDescription,
-			RawInputSchema:  schemaFor[AccountsInput](),
-			RawOutputSchema: schemaFor[AccountsOutput](),
-			Annotations: mcp.ToolAnnotation{
-				Title:           "List Plannr accounts",
-				ReadOnlyHint:    mcp.ToBoolPtr(true),
-				DestructiveHint: mcp.ToBoolPtr(false),
-				IdempotentHint:  mcp.ToBoolPtr(true),
-				OpenWorldHint:   mcp.ToBoolPtr(true),
-			},
-		},
-		Handler: t.accounts,
-	}
+	return newTool(t, toolSpec{
+		name: AccountsToolName, title: "List Plannr accounts", description: accountsDescription,
+		readOnly: true, idempotent: true,
+	}, t.accounts)
 }
 
-func (t *Toolset) accounts(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	if _, err := decodeArguments[AccountsInput](req); err != nil {
-		return t.errorResult(ctx, err, reading), nil
-	}
+func (t *Toolset) accounts(ctx context.Context, _ mcp.CallToolRequest, _ AccountsInput) (AccountsOutput, string, error) {
 	logins, err := t.api.ListLogins(ctx)
 	if err != nil {
-		return t.errorResult(ctx, err, reading), nil
+		return AccountsOutput{}, "", err
 	}
 	out := AccountsOutput{Accounts: Accounts(logins, t.opts.AccountUUID)}
-	return structuredResult(out, RenderAccounts(out.Accounts)), nil
+	return out, RenderAccounts(out.Accounts), nil
 }
 
 // Accounts lists the distinct accounts of logins, in the order Plannr gave

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plannr-mcp/plannr-mcp/internal/sandbox"
 	"github.com/plannr-mcp/plannr-mcp/plannr"
-	"github.com/plannr-mcp/plannr-mcp/plannr/plannrtest"
 )
 
 func TestAccounts(t *testing.T) {
@@ -35,7 +35,7 @@ func TestAccounts(t *testing.T) {
 }
 
 func TestListAccountsTool(t *testing.T) {
-	base, fake := setup(t, plannrtest.SandboxToken)
+	base, fake := setup(t, sandbox.SandboxToken)
 	ts := NewToolset(base.api, Options{AccountUUID: "9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d", Now: func() time.Time { return testNow }})
 	res := call(t, ts, AccountsToolName, `{}`)
 	if res.IsError {
@@ -63,17 +63,17 @@ func TestListAccountsTool(t *testing.T) {
 func TestAccountErrorsNameTheAccountsCommand(t *testing.T) {
 	tests := []struct {
 		name  string
-		fault plannrtest.Fault
+		fault sandbox.Fault
 		want  string
 	}{
-		{"header missing (400)", plannrtest.Fault{Status: 400, Body: `{"message":"The X-PLANNR-ACCOUNT-UUID header is required."}`}, "Plannr needs a valid account to act for (400 Bad Request)"},
-		{"no account selected (422)", plannrtest.Fault{Status: 422, Body: `{"message":"No account selected.","errors":{"account":["No account selected."]}}`}, "Plannr needs a valid account to act for (422"},
-		{"account not yours (403)", plannrtest.Fault{Status: 403, Body: `{"message":"You do not have access to this account."}`}, "Plannr needs a valid account to act for (403"},
-		{"plain 403", plannrtest.Fault{Status: 403, Body: `{"message":"This action is unauthorized."}`}, "PLANNR_ACCOUNT_UUID"},
+		{"header missing (400)", sandbox.Fault{Status: 400, Body: `{"message":"The X-PLANNR-ACCOUNT-UUID header is required."}`}, "Plannr needs a valid account to act for (400 Bad Request)"},
+		{"no account selected (422)", sandbox.Fault{Status: 422, Body: `{"message":"No account selected.","errors":{"account":["No account selected."]}}`}, "Plannr needs a valid account to act for (422"},
+		{"account not yours (403)", sandbox.Fault{Status: 403, Body: `{"message":"You do not have access to this account."}`}, "Plannr needs a valid account to act for (403"},
+		{"plain 403", sandbox.Fault{Status: 403, Body: `{"message":"This action is unauthorized."}`}, "PLANNR_ACCOUNT_UUID"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ts, fake := setup(t, plannrtest.SandboxToken)
+			ts, fake := setup(t, sandbox.SandboxToken)
 			fake.Inject(tt.fault)
 			res := call(t, ts, ListToolName, `{}`)
 			got := text(res)

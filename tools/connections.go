@@ -70,23 +70,10 @@ type RenameInput struct {
 const renameDescription = `Rename one OAuth2 connection: set its label, the name people see for it in Plannr. Takes the connection's uuid (from list_oauth_connections) and the new label (1 to 255 characters). Changes nothing else and is safe to repeat. Returns the updated connection.`
 
 func (t *Toolset) renameTool() Tool {
-	return Tool{
-		Definition: mcp.Tool{
-			Name:            RenameToolName,
-			Title:           "Rename an OAuth connection",
-			Description:     renameDescription,
-			RawInputSchema:  schemaFor[RenameInput](),
-			RawOutputSchema: schemaFor[ConnectionOutput](),
-			Annotations: mcp.ToolAnnotation{
-				Title:           "Rename an OAuth connection",
-				ReadOnlyHint:    mcp.ToBoolPtr(false),
-				DestructiveHint: mcp.ToBoolPtr(false),
-				IdempotentHint:  mcp.ToBoolPtr(true),
-				OpenWorldHint:   mcp.ToBoolPtr(true),
-			},
-		},
-		Handler: t.rename,
-	}
+	return newTool(t, toolSpec{
+		name: RenameToolName, title: "Rename an OAuth connection", description: renameDescription,
+		idempotent: true,
+	}, t.rename)
 }
 
 // canonicalUUID checks a connection uuid argument and returns it in the
@@ -121,34 +108,21 @@ func checkLabel(label string) (string, error) {
 	return label, nil
 }
 
-func (t *Toolset) rename(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	in, err := decodeArguments[RenameInput](req, "uuid", "label")
-	if err != nil {
-		return t.errorResult(ctx, err, reading), nil
-	}
+func (t *Toolset) rename(ctx context.Context, _ mcp.CallToolRequest, in RenameInput) (ConnectionOutput, string, error) {
 	uuid, err := canonicalUUID(in.UUID)
 	if err != nil {
-		return t.errorResult(ctx, err, reading), nil
+		return ConnectionOutput{}, "", err
 	}
 	label, err := checkLabel(in.Label)
 	if err != nil {
-		return t.errorResult(ctx, err, reading), nil
+		return ConnectionOutput{}, "", err
 	}
 	conn, err := t.api.RenameOAuthConnection(ctx, uuid, label)
 	if err != nil {
-		return t.errorResult(ctx, err, renaming(uuid)), nil
+		return ConnectionOutput{}, "", about(err, renaming(uuid))
 	}
 	now := t.now()
 	health := connectionHealth(*conn, now, DefaultExpiringWithinDays)
 	text := fmt.Sprintf("Renamed the connection to %s.\n%s", untrusted.Quote(conn.Label), connectionLine(*conn, health, now))
-	return structuredResult(newConnectionOutput(*conn, health), text), nil
-}
-
-// structuredResult returns a result whose structuredContent is out and
-// whose text content is the model-friendly rendering.
-func structuredResult(out any, text string) *mcp.CallToolResult {
-	return &mcp.CallToolResult{
-		Content:           []mcp.Content{mcp.NewTextContent(text)},
-		StructuredContent: out,
-	}
+	return newConnectionOutput(*conn, health), text, nil
 }

@@ -43,23 +43,10 @@ const deleteDescription = `Delete one OAuth2 connection for good: Plannr removes
 The person is asked to confirm. If this client cannot ask, this tool says so: then ask them in the chat and call again with confirm_label set to the connection's current label.`
 
 func (t *Toolset) deleteTool() Tool {
-	return Tool{
-		Definition: mcp.Tool{
-			Name:            DeleteToolName,
-			Title:           "Delete an OAuth connection",
-			Description:     deleteDescription,
-			RawInputSchema:  schemaFor[DeleteInput](),
-			RawOutputSchema: schemaFor[DeleteOutput](),
-			Annotations: mcp.ToolAnnotation{
-				Title:           "Delete an OAuth connection",
-				ReadOnlyHint:    mcp.ToBoolPtr(false),
-				DestructiveHint: mcp.ToBoolPtr(true),
-				IdempotentHint:  mcp.ToBoolPtr(false),
-				OpenWorldHint:   mcp.ToBoolPtr(true),
-			},
-		},
-		Handler: t.delete,
-	}
+	return newTool(t, toolSpec{
+		name: DeleteToolName, title: "Delete an OAuth connection", description: deleteDescription,
+		destructive: true,
+	}, t.delete)
 }
 
 // confirmationID keys the confirmation among a call's input requests.
@@ -71,32 +58,28 @@ const confirmationTTL = 10 * time.Minute
 // nothingDeleted ends every refusal.
 const nothingDeleted = "Nothing was deleted."
 
-func (t *Toolset) delete(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	in, err := decodeArguments[DeleteInput](req, "uuid")
-	if err != nil {
-		return t.errorResult(ctx, err, reading), nil
-	}
+func (t *Toolset) delete(ctx context.Context, req mcp.CallToolRequest, in DeleteInput) (DeleteOutput, string, error) {
 	uuid, err := canonicalUUID(in.UUID)
 	if err != nil {
-		return t.errorResult(ctx, err, reading), nil
+		return DeleteOutput{}, "", err
 	}
 	if n := utf8.RuneCountInString(in.ConfirmLabel); n > maxLabelLength {
-		return t.errorResult(ctx, badArgument("argument \"confirm_label\" is %d characters long; labels are at most %d", n, maxLabelLength), reading), nil
+		return DeleteOutput{}, "", badArgument("argument \"confirm_label\" is %d characters long; labels are at most %d", n, maxLabelLength)
 	}
 
 	// Whatever was said before, the connection is looked up afresh: every
 	// confirmation is checked against what Plannr holds now.
 	conns, err := t.api.ListOAuthConnections(ctx)
 	if err != nil {
-		return t.refusal(t.describeError(ctx, err, reading)), nil
+		return DeleteOutput{}, "", asIs(t.refusal(t.describeError(ctx, err, reading)))
 	}
 	conn, ok := findConnection(conns, uuid)
 	if !ok {
-		return t.refusal(fmt.Sprintf("No OAuth connection has uuid %s. %s Call list_oauth_connections to see the connections and their uuids.", uuid, nothingDeleted)), nil
+		return DeleteOutput{}, "", asIs(t.refusal(fmt.Sprintf("No OAuth connection has uuid %s. %s Call list_oauth_connections to see the connections and their uuids.", uuid, nothingDeleted)))
 	}
 	if in.ConfirmLabel != "" && !sameLabel(in.ConfirmLabel, conn.Label) {
-		return t.refusal(fmt.Sprintf("confirm_label %s does not match the current label of connection %s, which is %s. %s Check that this is the connection the person means, and confirm with them again.",
-			untrusted.Quote(in.ConfirmLabel), conn.UUID, untrusted.Quote(conn.Label), nothingDeleted)), nil
+		return DeleteOutput{}, "", asIs(t.refusal(fmt.Sprintf("confirm_label %s does not match the current label of connection %s, which is %s. %s Check that this is the connection the person means, and confirm with them again.",
+			untrusted.Quote(in.ConfirmLabel), conn.UUID, untrusted.Quote(conn.Label), nothingDeleted)))
 	}
 
 	if len(req.Params.InputResponses) > 0 || req.Params.RequestState != "" {
@@ -104,11 +87,11 @@ func (t *Toolset) delete(ctx context.Context, req mcp.CallToolRequest) (*mcp.Cal
 	}
 	if clientCanElicit(ctx) {
 		state := t.sealState(deleteState{UUID: conn.UUID, Label: conn.Label, IssuedAt: t.now().Unix()})
-		return server.NewInputRequestBuilder(state).Elicit(confirmationID, confirmationRequest(conn)).ToolResult(), nil
+		return DeleteOutput{}, "", asIs(server.NewInputRequestBuilder(state).Elicit(confirmationID, confirmationRequest(conn)).ToolResult())
 	}
 	if in.ConfirmLabel == "" {
-		return t.refusal(fmt.Sprintf("This client cannot ask the person to confirm, so confirm_label is required. %s Ask the person whether to delete %s (%s, uuid %s), saying it cannot be undone; only if they agree, call again with confirm_label set to the connection's current label.",
-			nothingDeleted, untrusted.Quote(conn.Label), providerName(conn), conn.UUID)), nil
+		return DeleteOutput{}, "", asIs(t.refusal(fmt.Sprintf("This client cannot ask the person to confirm, so confirm_label is required. %s Ask the person whether to delete %s (%s, uuid %s), saying it cannot be undone; only if they agree, call again with confirm_label set to the connection's current label.",
+			nothingDeleted, untrusted.Quote(conn.Label), providerName(conn), conn.UUID)))
 	}
 	return t.deleteConnection(ctx, conn)
 }
@@ -116,22 +99,22 @@ func (t *Toolset) delete(ctx context.Context, req mcp.CallToolRequest) (*mcp.Cal
 // finishConfirmedDelete handles the call that carries the person's answer.
 // The state that travelled through the client is checked against the
 // arguments and against Plannr before the answer is believed.
-func (t *Toolset) finishConfirmedDelete(ctx context.Context, req mcp.CallToolRequest, conn plannr.Connection) (*mcp.CallToolResult, error) {
+func (t *Toolset) finishConfirmedDelete(ctx context.Context, req mcp.CallToolRequest, conn plannr.Connection) (DeleteOutput, string, error) {
 	state, err := t.openState(req.Params.RequestState)
 	if err != nil {
-		return t.refusal(fmt.Sprintf("The confirmation could not be verified: %v. %s Call delete_oauth_connection again, without requestState, to ask the person anew.", err, nothingDeleted)), nil
+		return DeleteOutput{}, "", asIs(t.refusal(fmt.Sprintf("The confirmation could not be verified: %v. %s Call delete_oauth_connection again, without requestState, to ask the person anew.", err, nothingDeleted)))
 	}
 	switch age := t.now().Sub(time.Unix(state.IssuedAt, 0)); {
 	case age > confirmationTTL || age < -time.Minute:
-		return t.refusal(fmt.Sprintf("The confirmation expired: it is older than %s. %s Call delete_oauth_connection again to ask the person anew.", confirmationTTL, nothingDeleted)), nil
+		return DeleteOutput{}, "", asIs(t.refusal(fmt.Sprintf("The confirmation expired: it is older than %s. %s Call delete_oauth_connection again to ask the person anew.", confirmationTTL, nothingDeleted)))
 	case state.UUID != conn.UUID:
-		return t.refusal(fmt.Sprintf("The confirmation was given for connection %s, not %s. %s", state.UUID, conn.UUID, nothingDeleted)), nil
+		return DeleteOutput{}, "", asIs(t.refusal(fmt.Sprintf("The confirmation was given for connection %s, not %s. %s", state.UUID, conn.UUID, nothingDeleted)))
 	case state.Label != conn.Label:
-		return t.refusal(fmt.Sprintf("The connection was renamed to %s after the person was asked. %s Call delete_oauth_connection again so they can confirm with its current label.", untrusted.Quote(conn.Label), nothingDeleted)), nil
+		return DeleteOutput{}, "", asIs(t.refusal(fmt.Sprintf("The connection was renamed to %s after the person was asked. %s Call delete_oauth_connection again so they can confirm with its current label.", untrusted.Quote(conn.Label), nothingDeleted)))
 	}
 	answer := server.ElicitationResponse(req.Params.InputResponses, confirmationID)
 	if answer == nil {
-		return t.refusal("The person's answer is missing from the call. " + nothingDeleted + " Call delete_oauth_connection again to ask them anew."), nil
+		return DeleteOutput{}, "", asIs(t.refusal("The person's answer is missing from the call. " + nothingDeleted + " Call delete_oauth_connection again to ask them anew."))
 	}
 	out := DeleteOutput{UUID: conn.UUID, Label: conn.Label, Provider: ProviderOutput{Name: conn.Provider.Name, Label: conn.Provider.Label}}
 	switch {
@@ -139,18 +122,18 @@ func (t *Toolset) finishConfirmedDelete(ctx context.Context, req mcp.CallToolReq
 		return t.deleteConnection(ctx, conn)
 	case answer.Action == mcp.ElicitationResponseActionCancel:
 		out.Outcome = outcomeCancelled
-		return structuredResult(out, fmt.Sprintf("The person cancelled the confirmation of deleting %s (uuid %s). %s Do not try again unless they ask.", untrusted.Quote(conn.Label), conn.UUID, nothingDeleted)), nil
+		return out, fmt.Sprintf("The person cancelled the confirmation of deleting %s (uuid %s). %s Do not try again unless they ask.", untrusted.Quote(conn.Label), conn.UUID, nothingDeleted), nil
 	default:
 		out.Outcome = outcomeDeclined
-		return structuredResult(out, fmt.Sprintf("The person declined to delete %s (uuid %s). %s Do not try again unless they ask.", untrusted.Quote(conn.Label), conn.UUID, nothingDeleted)), nil
+		return out, fmt.Sprintf("The person declined to delete %s (uuid %s). %s Do not try again unless they ask.", untrusted.Quote(conn.Label), conn.UUID, nothingDeleted), nil
 	}
 }
 
 // deleteConnection deletes conn at Plannr. A failure says whether the
 // connection may have been deleted all the same.
-func (t *Toolset) deleteConnection(ctx context.Context, conn plannr.Connection) (*mcp.CallToolResult, error) {
+func (t *Toolset) deleteConnection(ctx context.Context, conn plannr.Connection) (DeleteOutput, string, error) {
 	if err := t.api.DeleteOAuthConnection(ctx, conn.UUID); err != nil {
-		return t.errorResult(ctx, err, deleting(conn.UUID)), nil
+		return DeleteOutput{}, "", about(err, deleting(conn.UUID))
 	}
 	t.opts.Logger.LogAttrs(ctx, slog.LevelInfo, "deleted OAuth connection",
 		slog.String("uuid", conn.UUID), slog.String("provider", conn.Provider.Name))
@@ -163,7 +146,7 @@ func (t *Toolset) deleteConnection(ctx context.Context, conn plannr.Connection) 
 	}
 	text := fmt.Sprintf("Deleted the connection %s (%s, uuid %s). Add-ons that used it no longer work; a person must authorize %s again in Plannr to restore it.",
 		untrusted.Quote(conn.Label), providerName(conn), conn.UUID, providerName(conn))
-	return structuredResult(out, text), nil
+	return out, text, nil
 }
 
 // refusal is a tool error that deleted nothing.

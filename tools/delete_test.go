@@ -14,7 +14,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
-	"github.com/plannr-mcp/plannr-mcp/plannr/plannrtest"
+	"github.com/plannr-mcp/plannr-mcp/internal/sandbox"
 )
 
 const (
@@ -30,9 +30,9 @@ func deletePath(uuid string) string { return "/api/v1/oauth/connections/" + uuid
 
 // setupDelete returns a toolset with the delete tool enabled over the
 // sample account, and a clock the test can move.
-func setupDelete(t *testing.T) (*Toolset, *plannrtest.Server, *time.Time) {
+func setupDelete(t *testing.T) (*Toolset, *sandbox.Server, *time.Time) {
 	t.Helper()
-	ts, fake := setup(t, plannrtest.SandboxToken)
+	ts, fake := setup(t, sandbox.SandboxToken)
 	now := testNow
 	ts = NewToolset(ts.api, Options{EnableDelete: true, CredentialHelp: testHelp, Now: func() time.Time { return now }})
 	return ts, fake, &now
@@ -56,7 +56,7 @@ func callDelete(t *testing.T, ts *Toolset, ctx context.Context, args string, mrt
 	req.Params.Name = DeleteToolName
 	req.Params.RawArguments = json.RawMessage(args)
 	req.Params.MultiRoundTripParams = mrtr
-	res, err := ts.delete(ctx, req)
+	res, err := ts.deleteTool().Handler(ctx, req)
 	if err != nil {
 		t.Fatalf("protocol error: %v", err)
 	}
@@ -221,89 +221,89 @@ func TestDeleteWithElicitation(t *testing.T) {
 	}
 	tests := []struct {
 		name    string
-		retry   func(t *testing.T, ts *Toolset, fake *plannrtest.Server, now *time.Time, state string) (string, mcp.MultiRoundTripParams)
+		retry   func(t *testing.T, ts *Toolset, fake *sandbox.Server, now *time.Time, state string) (string, mcp.MultiRoundTripParams)
 		deleted bool
 		isError bool
 		want    string
 	}{
 		{name: "accepted", deleted: true, want: "Deleted the connection",
-			retry: func(_ *testing.T, _ *Toolset, _ *plannrtest.Server, _ *time.Time, state string) (string, mcp.MultiRoundTripParams) {
+			retry: func(_ *testing.T, _ *Toolset, _ *sandbox.Server, _ *time.Time, state string) (string, mcp.MultiRoundTripParams) {
 				return args, accept(state)
 			}},
 		{name: "accepted with a matching confirm_label too", deleted: true, want: "Deleted the connection",
-			retry: func(_ *testing.T, _ *Toolset, _ *plannrtest.Server, _ *time.Time, state string) (string, mcp.MultiRoundTripParams) {
+			retry: func(_ *testing.T, _ *Toolset, _ *sandbox.Server, _ *time.Time, state string) (string, mcp.MultiRoundTripParams) {
 				return `{"uuid":"` + nucleusUUID + `","confirm_label":"` + nucleusLabel + `"}`, accept(state)
 			}},
 		{name: "declined", want: "The person declined to delete \"Nucleus (old login)\"",
-			retry: func(_ *testing.T, _ *Toolset, _ *plannrtest.Server, _ *time.Time, state string) (string, mcp.MultiRoundTripParams) {
+			retry: func(_ *testing.T, _ *Toolset, _ *sandbox.Server, _ *time.Time, state string) (string, mcp.MultiRoundTripParams) {
 				return args, answer(state, mcp.ElicitationResponseActionDecline, nil)
 			}},
 		{name: "cancelled", want: "The person cancelled",
-			retry: func(_ *testing.T, _ *Toolset, _ *plannrtest.Server, _ *time.Time, state string) (string, mcp.MultiRoundTripParams) {
+			retry: func(_ *testing.T, _ *Toolset, _ *sandbox.Server, _ *time.Time, state string) (string, mcp.MultiRoundTripParams) {
 				return args, answer(state, mcp.ElicitationResponseActionCancel, nil)
 			}},
 		{name: "accepted without ticking confirm", want: "declined",
-			retry: func(_ *testing.T, _ *Toolset, _ *plannrtest.Server, _ *time.Time, state string) (string, mcp.MultiRoundTripParams) {
+			retry: func(_ *testing.T, _ *Toolset, _ *sandbox.Server, _ *time.Time, state string) (string, mcp.MultiRoundTripParams) {
 				return args, answer(state, mcp.ElicitationResponseActionAccept, map[string]any{"confirm": false})
 			}},
 		{name: "accepted with no content", want: "declined",
-			retry: func(_ *testing.T, _ *Toolset, _ *plannrtest.Server, _ *time.Time, state string) (string, mcp.MultiRoundTripParams) {
+			retry: func(_ *testing.T, _ *Toolset, _ *sandbox.Server, _ *time.Time, state string) (string, mcp.MultiRoundTripParams) {
 				return args, answer(state, mcp.ElicitationResponseActionAccept, nil)
 			}},
 		{name: "state used for another connection", isError: true, want: "The confirmation was given for connection " + nucleusUUID + ", not 3c2b1a09-8f7e-4d6c-a5b4-c3d2e1f0a9b8",
-			retry: func(_ *testing.T, _ *Toolset, _ *plannrtest.Server, _ *time.Time, state string) (string, mcp.MultiRoundTripParams) {
+			retry: func(_ *testing.T, _ *Toolset, _ *sandbox.Server, _ *time.Time, state string) (string, mcp.MultiRoundTripParams) {
 				return `{"uuid":"3c2b1a09-8f7e-4d6c-a5b4-c3d2e1f0a9b8"}`, accept(state)
 			}},
 		{name: "state altered by the client", isError: true, want: "could not be verified",
-			retry: func(_ *testing.T, ts *Toolset, _ *plannrtest.Server, _ *time.Time, state string) (string, mcp.MultiRoundTripParams) {
+			retry: func(_ *testing.T, ts *Toolset, _ *sandbox.Server, _ *time.Time, state string) (string, mcp.MultiRoundTripParams) {
 				payload, _ := json.Marshal(deleteState{UUID: "3c2b1a09-8f7e-4d6c-a5b4-c3d2e1f0a9b8", Label: "Transact platform", IssuedAt: testNow.Unix()})
 				_, sig, _ := strings.Cut(state, ".")
 				return `{"uuid":"3c2b1a09-8f7e-4d6c-a5b4-c3d2e1f0a9b8"}`, accept(base64.RawURLEncoding.EncodeToString(payload) + "." + sig)
 			}},
 		{name: "state made up by the client", isError: true, want: "could not be verified",
-			retry: func(_ *testing.T, _ *Toolset, _ *plannrtest.Server, _ *time.Time, _ string) (string, mcp.MultiRoundTripParams) {
+			retry: func(_ *testing.T, _ *Toolset, _ *sandbox.Server, _ *time.Time, _ string) (string, mcp.MultiRoundTripParams) {
 				return args, accept("eyJ1IjoieCJ9")
 			}},
 		{name: "state sealed by another server", isError: true, want: "could not be verified",
-			retry: func(_ *testing.T, _ *Toolset, _ *plannrtest.Server, _ *time.Time, _ string) (string, mcp.MultiRoundTripParams) {
+			retry: func(_ *testing.T, _ *Toolset, _ *sandbox.Server, _ *time.Time, _ string) (string, mcp.MultiRoundTripParams) {
 				other := NewToolset(nil, Options{})
 				return args, accept(other.sealState(deleteState{UUID: nucleusUUID, Label: nucleusLabel, IssuedAt: testNow.Unix()}))
 			}},
 		{name: "answer without state", isError: true, want: "carries no requestState",
-			retry: func(_ *testing.T, _ *Toolset, _ *plannrtest.Server, _ *time.Time, _ string) (string, mcp.MultiRoundTripParams) {
+			retry: func(_ *testing.T, _ *Toolset, _ *sandbox.Server, _ *time.Time, _ string) (string, mcp.MultiRoundTripParams) {
 				return args, accept("")
 			}},
 		{name: "state without answer", isError: true, want: "The person's answer is missing",
-			retry: func(_ *testing.T, _ *Toolset, _ *plannrtest.Server, _ *time.Time, state string) (string, mcp.MultiRoundTripParams) {
+			retry: func(_ *testing.T, _ *Toolset, _ *sandbox.Server, _ *time.Time, state string) (string, mcp.MultiRoundTripParams) {
 				return args, mcp.MultiRoundTripParams{RequestState: state}
 			}},
 		{name: "answer under another id", isError: true, want: "The person's answer is missing",
-			retry: func(_ *testing.T, _ *Toolset, _ *plannrtest.Server, _ *time.Time, state string) (string, mcp.MultiRoundTripParams) {
+			retry: func(_ *testing.T, _ *Toolset, _ *sandbox.Server, _ *time.Time, state string) (string, mcp.MultiRoundTripParams) {
 				p := accept(state)
 				p.InputResponses = mcp.InputResponses{"other": p.InputResponses[confirmationID]}
 				return args, p
 			}},
 		{name: "confirmation too old", isError: true, want: "The confirmation expired",
-			retry: func(_ *testing.T, _ *Toolset, _ *plannrtest.Server, now *time.Time, state string) (string, mcp.MultiRoundTripParams) {
+			retry: func(_ *testing.T, _ *Toolset, _ *sandbox.Server, now *time.Time, state string) (string, mcp.MultiRoundTripParams) {
 				*now = now.Add(confirmationTTL + time.Second)
 				return args, accept(state)
 			}},
 		{name: "renamed while the person was asked", isError: true, want: `renamed to "Nucleus (retired)" after the person was asked`,
-			retry: func(t *testing.T, ts *Toolset, _ *plannrtest.Server, _ *time.Time, state string) (string, mcp.MultiRoundTripParams) {
+			retry: func(t *testing.T, ts *Toolset, _ *sandbox.Server, _ *time.Time, state string) (string, mcp.MultiRoundTripParams) {
 				if res := call(t, ts, RenameToolName, `{"uuid":"`+nucleusUUID+`","label":"Nucleus (retired)"}`); res.IsError {
 					t.Fatal(text(res))
 				}
 				return args, accept(state)
 			}},
 		{name: "deleted elsewhere while the person was asked", isError: true, want: "No OAuth connection has uuid",
-			retry: func(t *testing.T, ts *Toolset, _ *plannrtest.Server, _ *time.Time, state string) (string, mcp.MultiRoundTripParams) {
+			retry: func(t *testing.T, ts *Toolset, _ *sandbox.Server, _ *time.Time, state string) (string, mcp.MultiRoundTripParams) {
 				if res := callDelete(t, ts, context.Background(), `{"uuid":"`+nucleusUUID+`","confirm_label":"`+nucleusLabel+`"}`, mcp.MultiRoundTripParams{}); res.IsError {
 					t.Fatal(text(res))
 				}
 				return args, accept(state)
 			}},
 		{name: "mismatched confirm_label beside an accepted answer", isError: true, want: "does not match",
-			retry: func(_ *testing.T, _ *Toolset, _ *plannrtest.Server, _ *time.Time, state string) (string, mcp.MultiRoundTripParams) {
+			retry: func(_ *testing.T, _ *Toolset, _ *sandbox.Server, _ *time.Time, state string) (string, mcp.MultiRoundTripParams) {
 				return `{"uuid":"` + nucleusUUID + `","confirm_label":"Transact platform"}`, accept(state)
 			}},
 	}

@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/plannr-mcp/plannr-mcp/auth"
+	"github.com/plannr-mcp/plannr-mcp/internal/sandbox"
 	"github.com/plannr-mcp/plannr-mcp/internal/untrusted"
 	"github.com/plannr-mcp/plannr-mcp/plannr"
-	"github.com/plannr-mcp/plannr-mcp/plannr/plannrtest"
 )
 
 // bigAccountSize is the number of connections of the large test account.
@@ -56,8 +56,8 @@ func (c bigConn) wantStatus(within int) Status {
 // refresh tokens that never expire (sent as null and as ""), expired ones,
 // expiring ones, healthy ones, several sharing one expiry to the second,
 // and uuids in no particular order.
-func bigAccount(n int) ([]plannrtest.Record, []bigConn) {
-	records := make([]plannrtest.Record, n)
+func bigAccount(n int) ([]sandbox.Record, []bigConn) {
+	records := make([]sandbox.Record, n)
 	conns := make([]bigConn, n)
 	for i := range n {
 		p := bigProviders[i%len(bigProviders)]
@@ -66,7 +66,7 @@ func bigAccount(n int) ([]plannrtest.Record, []bigConn) {
 			label:    fmt.Sprintf("%s client %04d", []string{"Adviser", "ADVISER", "adviser"}[i%3], i),
 			provider: p.name,
 		}
-		rec := plannrtest.Record{
+		rec := sandbox.Record{
 			UUID:                    c.uuid,
 			Label:                   c.label,
 			ProviderName:            p.name,
@@ -101,12 +101,12 @@ func bigAccount(n int) ([]plannrtest.Record, []bigConn) {
 }
 
 // setupAccount returns a toolset over a fake Plannr holding records.
-func setupAccount(t *testing.T, records []plannrtest.Record, opts Options) (*Toolset, *plannrtest.Server) {
+func setupAccount(t *testing.T, records []sandbox.Record, opts Options) (*Toolset, *sandbox.Server) {
 	t.Helper()
-	fake := plannrtest.New(plannrtest.WithClock(func() time.Time { return testNow }), plannrtest.WithConnections(records), plannrtest.WithRateLimit(0))
+	fake := sandbox.New(sandbox.WithClock(func() time.Time { return testNow }), sandbox.WithConnections(records), sandbox.WithRateLimit(0))
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
-	client, err := plannr.NewClient(auth.PersonalAccessToken(plannrtest.SandboxToken), plannr.WithBaseURL(srv.URL), plannr.WithTimeout(10*time.Second))
+	client, err := plannr.NewClient(auth.PersonalAccessToken(sandbox.SandboxToken), plannr.WithBaseURL(srv.URL), plannr.WithTimeout(10*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,7 +348,7 @@ func TestListFilters(t *testing.T) {
 
 // TestListSortOrders checks the first connections of each order by name.
 func TestListSortOrders(t *testing.T) {
-	ts, _ := setup(t, plannrtest.SandboxToken)
+	ts, _ := setup(t, sandbox.SandboxToken)
 	tests := []struct {
 		sort string
 		want []string
@@ -374,7 +374,7 @@ func TestListSortOrders(t *testing.T) {
 // TestListBadArgumentsSendNothing checks that every bad argument, including
 // a cursor that is not one, is a clear tool error sent before Plannr is asked.
 func TestListBadArgumentsSendNothing(t *testing.T) {
-	ts, fake := setup(t, plannrtest.SandboxToken)
+	ts, fake := setup(t, sandbox.SandboxToken)
 	out, _ := listOK(t, ts, `{"limit":2,"provider":"fundment"}`)
 	if out.NextCursor != nil {
 		t.Fatalf("two fundment connections in pages of two: want no next cursor")
@@ -526,7 +526,7 @@ const (
 // TestListTextStaysSmall measures the text of default calls and holds it
 // under the budgets above.
 func TestListTextStaysSmall(t *testing.T) {
-	ts, _ := setup(t, plannrtest.SandboxToken)
+	ts, _ := setup(t, sandbox.SandboxToken)
 	_, sample := listOK(t, ts, `{}`)
 	t.Logf("sample account (6 connections): text %d bytes", len(sample))
 	if len(sample) > sampleListTextBudget {
@@ -556,7 +556,7 @@ func TestListTextStaysSmall(t *testing.T) {
 
 // TestListResultMatchesRequest checks the structured result's metadata.
 func TestListResultMatchesRequest(t *testing.T) {
-	ts, _ := setup(t, plannrtest.SandboxToken)
+	ts, _ := setup(t, sandbox.SandboxToken)
 	res := call(t, ts, ListToolName, `{"status":"attention"}`)
 	out := res.StructuredContent.(ListOutput)
 	if out.AsOf != "2026-11-23T12:00:00Z" || out.Total != 2 || out.Count != 2 || out.NextCursor != nil {

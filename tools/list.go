@@ -37,37 +37,20 @@ Each has a uuid (other tools take it), label, provider, token expiries and healt
 With no arguments: the 25 soonest to expire. total says how many matched; use next_cursor to page.`
 
 func (t *Toolset) listTool() Tool {
-	return Tool{
-		Definition: mcp.Tool{
-			Name:            ListToolName,
-			Title:           "List OAuth connections",
-			Description:     listDescription,
-			RawInputSchema:  schemaFor[ListInput](),
-			RawOutputSchema: schemaFor[ListOutput](),
-			Annotations: mcp.ToolAnnotation{
-				Title:           "List OAuth connections",
-				ReadOnlyHint:    mcp.ToBoolPtr(true),
-				DestructiveHint: mcp.ToBoolPtr(false),
-				IdempotentHint:  mcp.ToBoolPtr(true),
-				OpenWorldHint:   mcp.ToBoolPtr(true),
-			},
-		},
-		Handler: t.list,
-	}
+	return newTool(t, toolSpec{
+		name: ListToolName, title: "List OAuth connections", description: listDescription,
+		readOnly: true, idempotent: true,
+	}, t.list)
 }
 
-func (t *Toolset) list(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	in, err := decodeArguments[ListInput](req)
-	if err != nil {
-		return t.errorResult(ctx, err, reading), nil
-	}
+func (t *Toolset) list(ctx context.Context, _ mcp.CallToolRequest, in ListInput) (ListOutput, string, error) {
 	q, after, err := t.parseListInput(in)
 	if err != nil {
-		return t.errorResult(ctx, err, reading), nil
+		return ListOutput{}, "", err
 	}
 	conns, err := t.api.ListOAuthConnections(ctx)
 	if err != nil {
-		return t.errorResult(ctx, err, reading), nil
+		return ListOutput{}, "", err
 	}
 	now := t.now()
 	p := selectPage(conns, q, after, now)
@@ -77,7 +60,7 @@ func (t *Toolset) list(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallT
 		next = t.encodeCursor(listCursor{Version: cursorVersion, Query: q, After: *p.next})
 		out.NextCursor = &next
 	}
-	return structuredResult(out, renderPage(p, q, conns, next, now)), nil
+	return out, renderPage(p, q, conns, next, now), nil
 }
 
 // newListOutput is the structured result for one page of a listing.

@@ -17,6 +17,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/plannr-mcp/plannr-mcp/auth"
+	"github.com/plannr-mcp/plannr-mcp/internal/sandbox"
 	"github.com/plannr-mcp/plannr-mcp/plannr"
 	"github.com/plannr-mcp/plannr-mcp/plannr/plannrtest"
 	"github.com/plannr-mcp/plannr-mcp/tools"
@@ -31,7 +32,7 @@ const (
 // faultEnv is the fake Plannr, a client on a virtual clock and an MCP client
 // talking in process to the toolset's server.
 type faultEnv struct {
-	fake  *plannrtest.Server
+	fake  *sandbox.Server
 	clock *plannrtest.Clock
 	mcp   *client.Client
 }
@@ -52,10 +53,10 @@ const faultHangTimeout = time.Second
 func newFaultEnv(t *testing.T, start time.Time, opts ...plannr.Option) *faultEnv {
 	t.Helper()
 	clock := plannrtest.NewClock(start)
-	fake := plannrtest.New(plannrtest.WithClock(clock.Now), plannrtest.WithRateLimit(0))
+	fake := sandbox.New(sandbox.WithClock(clock.Now), sandbox.WithRateLimit(0))
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
-	api, err := plannr.NewClient(auth.PersonalAccessToken(plannrtest.SandboxToken), append([]plannr.Option{
+	api, err := plannr.NewClient(auth.PersonalAccessToken(sandbox.SandboxToken), append([]plannr.Option{
 		plannr.WithBaseURL(srv.URL),
 		plannr.WithClock(clock),
 		plannr.WithRetry(faultPolicy()),
@@ -122,7 +123,7 @@ func TestToolCallsUnderFaults(t *testing.T) {
 
 	tests := []struct {
 		name      string
-		fault     plannrtest.Fault
+		fault     sandbox.Fault
 		retries   int // MaxRetries; zero keeps the default of 4
 		tool      string
 		args      map[string]any
@@ -137,21 +138,21 @@ func TestToolCallsUnderFaults(t *testing.T) {
 	}{
 		{
 			name:  "429 with Retry-After in seconds",
-			fault: plannrtest.Fault{Status: 429, Body: tooMany, Header: retryAfter("3")},
+			fault: sandbox.Fault{Status: 429, Body: tooMany, Header: retryAfter("3")},
 			tool:  "list_oauth_connections", args: listArgs, method: "GET", path: faultListPath,
 			attempts: 2, waits: []waitCheck{waitOf(3 * time.Second)},
 			message: listed,
 		},
 		{
 			name:  "429 with Retry-After as an HTTP date",
-			fault: plannrtest.Fault{Status: 429, Body: tooMany, Header: retryAfter(start.Add(4 * time.Second).UTC().Format(http.TimeFormat))},
+			fault: sandbox.Fault{Status: 429, Body: tooMany, Header: retryAfter(start.Add(4 * time.Second).UTC().Format(http.TimeFormat))},
 			tool:  "list_oauth_connections", args: listArgs, method: "GET", path: faultListPath,
 			attempts: 2, waits: []waitCheck{waitOf(4 * time.Second)},
 			message: listed,
 		},
 		{
 			name:  "429 that does not lift",
-			fault: plannrtest.Fault{Status: 429, Body: tooMany, Header: retryAfter("5"), Times: 100},
+			fault: sandbox.Fault{Status: 429, Body: tooMany, Header: retryAfter("5"), Times: 100},
 			tool:  "list_oauth_connections", args: listArgs, method: "GET", path: faultListPath,
 			attempts: 5, waits: []waitCheck{waitOf(5 * time.Second), waitOf(5 * time.Second), waitOf(5 * time.Second), waitOf(5 * time.Second)},
 			isError: true,
@@ -159,21 +160,21 @@ func TestToolCallsUnderFaults(t *testing.T) {
 		},
 		{
 			name:  "503 then success",
-			fault: plannrtest.Fault{Status: 503, Body: unavailable},
+			fault: sandbox.Fault{Status: 503, Body: unavailable},
 			tool:  "list_oauth_connections", args: listArgs, method: "GET", path: faultListPath,
 			attempts: 2, waits: []waitCheck{waitBetween(500 * time.Millisecond)},
 			message: listed,
 		},
 		{
 			name:  "connection reset then success",
-			fault: plannrtest.Fault{Reset: true},
+			fault: sandbox.Fault{Reset: true},
 			tool:  "list_oauth_connections", args: listArgs, method: "GET", path: faultListPath,
 			attempts: 2, waits: []waitCheck{waitBetween(500 * time.Millisecond)},
 			message: listed,
 		},
 		{
 			name:    "connection reset that persists",
-			fault:   plannrtest.Fault{Reset: true, Times: 100},
+			fault:   sandbox.Fault{Reset: true, Times: 100},
 			retries: 2,
 			tool:    "list_oauth_connections", args: listArgs, method: "GET", path: faultListPath,
 			attempts: 3, waits: []waitCheck{waitBetween(500 * time.Millisecond), waitBetween(time.Second)},
@@ -182,14 +183,14 @@ func TestToolCallsUnderFaults(t *testing.T) {
 		},
 		{
 			name:  "hang past the attempt timeout then success",
-			fault: plannrtest.Fault{Hang: true},
+			fault: sandbox.Fault{Hang: true},
 			tool:  "list_oauth_connections", args: listArgs, method: "GET", path: faultListPath,
 			attempts: 2, waits: []waitCheck{waitBetween(500 * time.Millisecond)}, abandoned: 1,
 			message: listed,
 		},
 		{
 			name:    "hang that persists",
-			fault:   plannrtest.Fault{Hang: true, Times: 100},
+			fault:   sandbox.Fault{Hang: true, Times: 100},
 			retries: 1,
 			tool:    "list_oauth_connections", args: listArgs, method: "GET", path: faultListPath,
 			attempts: 2, waits: []waitCheck{waitBetween(500 * time.Millisecond)}, abandoned: 2,
@@ -198,7 +199,7 @@ func TestToolCallsUnderFaults(t *testing.T) {
 		},
 		{
 			name: "HTML 502 body",
-			fault: plannrtest.Fault{Status: 502, ContentType: "text/html", Times: 100,
+			fault: sandbox.Fault{Status: 502, ContentType: "text/html", Times: 100,
 				Body: "<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1><p>nginx</p></body></html>"},
 			tool: "list_oauth_connections", args: listArgs, method: "GET", path: faultListPath,
 			attempts: 5, waits: []waitCheck{waitBetween(500 * time.Millisecond), waitBetween(time.Second), waitBetween(2 * time.Second), waitBetween(4 * time.Second)},
@@ -207,7 +208,7 @@ func TestToolCallsUnderFaults(t *testing.T) {
 		},
 		{
 			name:  "empty 500 body",
-			fault: plannrtest.Fault{Status: 500},
+			fault: sandbox.Fault{Status: 500},
 			tool:  "list_oauth_connections", args: listArgs, method: "GET", path: faultListPath,
 			attempts: 1,
 			isError:  true,
@@ -215,14 +216,14 @@ func TestToolCallsUnderFaults(t *testing.T) {
 		},
 		{
 			name:  "truncated JSON body then success",
-			fault: plannrtest.Fault{Truncate: true, Body: `{"data":[{"uuid":"8ef67ca5-48`},
+			fault: sandbox.Fault{Truncate: true, Body: `{"data":[{"uuid":"8ef67ca5-48`},
 			tool:  "list_oauth_connections", args: listArgs, method: "GET", path: faultListPath,
 			attempts: 2, waits: []waitCheck{waitBetween(500 * time.Millisecond)},
 			message: listed,
 		},
 		{
 			name:    "truncated JSON body that persists",
-			fault:   plannrtest.Fault{Truncate: true, Body: `{"data":[{"uuid":"8ef67ca5-48`, Times: 100},
+			fault:   sandbox.Fault{Truncate: true, Body: `{"data":[{"uuid":"8ef67ca5-48`, Times: 100},
 			retries: 1,
 			tool:    "list_oauth_connections", args: listArgs, method: "GET", path: faultListPath,
 			attempts: 2, waits: []waitCheck{waitBetween(500 * time.Millisecond)},
@@ -231,7 +232,7 @@ func TestToolCallsUnderFaults(t *testing.T) {
 		},
 		{
 			name:  "cut JSON body with a matching length",
-			fault: plannrtest.Fault{Status: 200, Body: `{"data":[{"uuid":"8ef67ca5-48`},
+			fault: sandbox.Fault{Status: 200, Body: `{"data":[{"uuid":"8ef67ca5-48`},
 			tool:  "list_oauth_connections", args: listArgs, method: "GET", path: faultListPath,
 			attempts: 1,
 			isError:  true,
@@ -239,7 +240,7 @@ func TestToolCallsUnderFaults(t *testing.T) {
 		},
 		{
 			name:  "oversized body",
-			fault: plannrtest.Fault{Body: `{"data":[]}`, Size: plannr.DefaultMaxResponseBytes + 1},
+			fault: sandbox.Fault{Body: `{"data":[]}`, Size: plannr.DefaultMaxResponseBytes + 1},
 			tool:  "list_oauth_connections", args: listArgs, method: "GET", path: faultListPath,
 			attempts: 1,
 			isError:  true,
@@ -247,14 +248,14 @@ func TestToolCallsUnderFaults(t *testing.T) {
 		},
 		{
 			name:  "rename 503 then success",
-			fault: plannrtest.Fault{Status: 503, Body: unavailable},
+			fault: sandbox.Fault{Status: 503, Body: unavailable},
 			tool:  "rename_oauth_connection", args: renameArgs, method: "PUT", path: faultConnPath,
 			attempts: 2, waits: []waitCheck{waitBetween(500 * time.Millisecond)},
 			message: `^Renamed the connection to "Fundment \(main\)"\.`,
 		},
 		{
 			name:  "rename 503 that persists",
-			fault: plannrtest.Fault{Status: 503, Body: unavailable, Times: 100}, retries: 1,
+			fault: sandbox.Fault{Status: 503, Body: unavailable, Times: 100}, retries: 1,
 			tool: "rename_oauth_connection", args: renameArgs, method: "PUT", path: faultConnPath,
 			attempts: 2, waits: []waitCheck{waitBetween(500 * time.Millisecond)},
 			isError: true,
@@ -262,7 +263,7 @@ func TestToolCallsUnderFaults(t *testing.T) {
 		},
 		{
 			name: "rename 422",
-			fault: plannrtest.Fault{Status: 422, Times: 100,
+			fault: sandbox.Fault{Status: 422, Times: 100,
 				Body: `{"message":"The label has already been taken.","errors":{"label":["The label has already been taken."]}}`},
 			tool: "rename_oauth_connection", args: renameArgs, method: "PUT", path: faultConnPath,
 			attempts: 1,
@@ -361,13 +362,13 @@ func (h recordHandler) WithGroup(string) slog.Handler      { return h }
 func TestCancelledToolCallAbortsTheUpstreamRequest(t *testing.T) {
 	guard, stop := context.WithTimeout(t.Context(), 10*time.Second) // hang guard only
 	defer stop()
-	fake := plannrtest.New()
-	fake.Inject(plannrtest.Fault{Method: "GET", Path: faultListPath, Hang: true})
+	fake := sandbox.New()
+	fake.Inject(sandbox.Fault{Method: "GET", Path: faultListPath, Hang: true})
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
 	// Real clock and default policy: the hung attempt would only time out
 	// after DefaultAttemptTimeout, so only the cancellation can end it first.
-	api, err := plannr.NewClient(auth.PersonalAccessToken(plannrtest.SandboxToken), plannr.WithBaseURL(srv.URL))
+	api, err := plannr.NewClient(auth.PersonalAccessToken(sandbox.SandboxToken), plannr.WithBaseURL(srv.URL))
 	if err != nil {
 		t.Fatal(err)
 	}

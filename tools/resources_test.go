@@ -10,7 +10,7 @@ import (
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/plannr-mcp/plannr-mcp/plannr/plannrtest"
+	"github.com/plannr-mcp/plannr-mcp/internal/sandbox"
 )
 
 // connect starts an in-process MCP client on the toolset's server.
@@ -39,7 +39,7 @@ func connect(t *testing.T, ts *Toolset) *client.Client {
 }
 
 func TestConnectionsResource(t *testing.T) {
-	ts, fake := setup(t, plannrtest.SandboxToken)
+	ts, fake := setup(t, sandbox.SandboxToken)
 	c := connect(t, ts)
 	ctx := context.Background()
 	list, err := c.ListResources(ctx, mcp.ListResourcesRequest{})
@@ -76,7 +76,7 @@ func TestConnectionsResource(t *testing.T) {
 		t.Errorf("%d list requests; want 1", n)
 	}
 
-	fake.Inject(plannrtest.Fault{Status: 500, Body: `{"message":"Server Error"}`})
+	fake.Inject(sandbox.Fault{Status: 500, Body: `{"message":"Server Error"}`})
 	if _, err := c.ReadResource(ctx, req); err == nil || !strings.Contains(err.Error(), "500") {
 		t.Errorf("a failing read should say why: %v", err)
 	}
@@ -118,7 +118,7 @@ func TestHealthReportPrompt(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			base, _ := setup(t, plannrtest.SandboxToken)
+			base, _ := setup(t, sandbox.SandboxToken)
 			tt.opts.Now = base.opts.Now
 			ts := NewToolset(base.api, tt.opts)
 			c := connect(t, ts)
@@ -150,7 +150,7 @@ func TestHealthReportPrompt(t *testing.T) {
 }
 
 func TestHealthReportPromptBadArgument(t *testing.T) {
-	ts, fake := setup(t, plannrtest.SandboxToken)
+	ts, fake := setup(t, sandbox.SandboxToken)
 	c := connect(t, ts)
 	for _, v := range []string{"soon", "0", "3651", "1.5"} {
 		var req mcp.GetPromptRequest

@@ -12,8 +12,8 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/plannr-mcp/plannr-mcp/auth"
+	"github.com/plannr-mcp/plannr-mcp/internal/sandbox"
 	"github.com/plannr-mcp/plannr-mcp/plannr"
-	"github.com/plannr-mcp/plannr-mcp/plannr/plannrtest"
 )
 
 var testNow = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
@@ -22,9 +22,9 @@ const testHelp = "Set PLANNR_TOKEN."
 
 // setup returns a toolset talking to a fake Plannr over real HTTP; an empty
 // token means no credential is configured.
-func setup(t *testing.T, token string) (*Toolset, *plannrtest.Server) {
+func setup(t *testing.T, token string) (*Toolset, *sandbox.Server) {
 	t.Helper()
-	fake := plannrtest.New(plannrtest.WithClock(func() time.Time { return testNow }))
+	fake := sandbox.New(sandbox.WithClock(func() time.Time { return testNow }))
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
 	src := auth.PersonalAccessToken(token)
@@ -74,25 +74,25 @@ func TestPlannrErrorsBecomeAdvice(t *testing.T) {
 	tests := []struct {
 		name  string
 		token string
-		fault *plannrtest.Fault
+		fault *sandbox.Fault
 		tool  string
 		args  string
 		want  []string
 	}{
 		{name: "no credential", token: "", tool: "list_oauth_connections", want: []string{"no Plannr credential is configured", testHelp}},
 		{name: "401", token: "wrong", tool: "list_oauth_connections", want: []string{"401", "expired or revoked", testHelp}},
-		{name: "403", fault: &plannrtest.Fault{Status: 403, Body: `{"message":"This action is unauthorized."}`}, tool: "list_oauth_connections", want: []string{"403", "PLANNR_ACCOUNT_UUID"}},
+		{name: "403", fault: &sandbox.Fault{Status: 403, Body: `{"message":"This action is unauthorized."}`}, tool: "list_oauth_connections", want: []string{"403", "PLANNR_ACCOUNT_UUID"}},
 		{name: "404 unknown uuid", tool: "rename_oauth_connection", args: `{"uuid":"00000000-0000-4000-8000-000000000000","label":"x"}`, want: []string{"No OAuth connection has uuid 00000000-0000-4000-8000-000000000000", "Call list_oauth_connections"}},
-		{name: "404 unknown route", fault: &plannrtest.Fault{Status: 404, Body: `{"message":"The route api/v1/oauth/connections could not be found."}`}, tool: "list_oauth_connections", want: []string{"PLANNR_BASE_URL"}},
-		{name: "422", fault: &plannrtest.Fault{Status: 422, Body: `{"message":"The label field must be a string. (and 1 more error)","errors":{"label":["The label field must be a string.","The label has already been taken."]}}`}, tool: "rename_oauth_connection", args: rename, want: []string{"422", `Plannr said: "The label field must be a string." "The label has already been taken."`}},
-		{name: "429", fault: &plannrtest.Fault{Status: 429, Body: `{"message":"Too Many Attempts."}`, Header: http.Header{"Retry-After": {"42"}}}, tool: "list_oauth_connections", want: []string{"rate-limiting", "42s"}},
-		{name: "500", fault: &plannrtest.Fault{Status: 500, Body: `{"message":"Server Error"}`}, tool: "list_oauth_connections", want: []string{"500 Internal Server Error", "try again in a minute"}},
-		{name: "502 HTML", fault: &plannrtest.Fault{Status: 502, ContentType: "text/html", Body: "<html><body>Bad Gateway</body></html>"}, tool: "list_oauth_connections", want: []string{"502 Bad Gateway", "HTML page"}},
-		{name: "timeout", fault: &plannrtest.Fault{Delay: time.Minute}, tool: "list_oauth_connections", want: []string{"did not answer in time"}},
+		{name: "404 unknown route", fault: &sandbox.Fault{Status: 404, Body: `{"message":"The route api/v1/oauth/connections could not be found."}`}, tool: "list_oauth_connections", want: []string{"PLANNR_BASE_URL"}},
+		{name: "422", fault: &sandbox.Fault{Status: 422, Body: `{"message":"The label field must be a string. (and 1 more error)","errors":{"label":["The label field must be a string.","The label has already been taken."]}}`}, tool: "rename_oauth_connection", args: rename, want: []string{"422", `Plannr said: "The label field must be a string." "The label has already been taken."`}},
+		{name: "429", fault: &sandbox.Fault{Status: 429, Body: `{"message":"Too Many Attempts."}`, Header: http.Header{"Retry-After": {"42"}}}, tool: "list_oauth_connections", want: []string{"rate-limiting", "42s"}},
+		{name: "500", fault: &sandbox.Fault{Status: 500, Body: `{"message":"Server Error"}`}, tool: "list_oauth_connections", want: []string{"500 Internal Server Error", "try again in a minute"}},
+		{name: "502 HTML", fault: &sandbox.Fault{Status: 502, ContentType: "text/html", Body: "<html><body>Bad Gateway</body></html>"}, tool: "list_oauth_connections", want: []string{"502 Bad Gateway", "HTML page"}},
+		{name: "timeout", fault: &sandbox.Fault{Delay: time.Minute}, tool: "list_oauth_connections", want: []string{"did not answer in time"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			token := plannrtest.SandboxToken
+			token := sandbox.SandboxToken
 			if tt.name == "no credential" || tt.token != "" {
 				token = tt.token
 			}
@@ -114,7 +114,7 @@ func TestPlannrErrorsBecomeAdvice(t *testing.T) {
 					t.Errorf("error %q lacks %q", got, w)
 				}
 			}
-			if strings.Contains(got, plannrtest.SandboxToken) {
+			if strings.Contains(got, sandbox.SandboxToken) {
 				t.Errorf("error shows the token: %q", got)
 			}
 		})
@@ -122,7 +122,7 @@ func TestPlannrErrorsBecomeAdvice(t *testing.T) {
 }
 
 func TestListRendersLabelsAsData(t *testing.T) {
-	ts, _ := setup(t, plannrtest.SandboxToken)
+	ts, _ := setup(t, sandbox.SandboxToken)
 	res := call(t, ts, "list_oauth_connections", "{}")
 	if res.IsError {
 		t.Fatal(text(res))
@@ -154,7 +154,7 @@ func TestListRendersLabelsAsData(t *testing.T) {
 }
 
 func TestRenameTrimsAndReturnsConnection(t *testing.T) {
-	ts, fake := setup(t, plannrtest.SandboxToken)
+	ts, fake := setup(t, sandbox.SandboxToken)
 	res := call(t, ts, "rename_oauth_connection", `{"uuid":"3c2b1a09-8f7e-4d6c-a5b4-c3d2e1f0a9b8","label":"  Transact – main  "}`)
 	if res.IsError {
 		t.Fatal(text(res))

@@ -42,14 +42,21 @@ type Secrets struct {
 	mu    sync.RWMutex
 	slots map[string][]pattern
 	all   []pattern // every slot's patterns, longest first
+	gen   uint64    // counts changes to the slots
 
-	// memo keeps the forms of the secrets calls name, which are mostly the
-	// same bearer token call after call; it is emptied when it grows large.
-	memoMu sync.Mutex
-	memo   map[string][]pattern
+	// memo keeps, for the secrets a call names (mostly the same bearer
+	// token call after call), their forms merged with the set's, as of
+	// generation gen. Pattern lists are never changed once made, so they
+	// are used without the lock.
+	memo map[string]merged
 }
 
-// maxMemo bounds the forms remembered for secrets named by calls.
+type merged struct {
+	gen      uint64
+	patterns []pattern
+}
+
+// maxMemo bounds the merged lists remembered.
 const maxMemo = 256
 
 // pattern is one form a secret can take in text.
@@ -83,49 +90,56 @@ func (s *Secrets) Set(name string, values ...string) {
 	} else {
 		s.slots[name] = ps
 	}
-	s.all = s.all[:0:0]
+	all := []pattern{}
 	for _, slot := range s.slots {
-		s.all = append(s.all, slot...)
+		all = append(all, slot...)
 	}
-	sortLongestFirst(s.all)
+	s.all = compact(all)
+	s.gen++
 }
 
 // Redact returns text without any secret of the set or of extra. It returns
 // text itself, not a copy, when there is nothing to remove.
 func (s *Secrets) Redact(text []byte, extra ...string) []byte {
-	var fromCall []pattern
-	for _, v := range extra {
-		fromCall = append(fromCall, s.forms(v)...)
-	}
-	if s != nil {
-		s.mu.RLock()
-		defer s.mu.RUnlock()
-		if len(fromCall) == 0 {
-			return redact(text, s.all)
-		}
-		fromCall = append(fromCall, s.all...)
-	}
-	sortLongestFirst(fromCall)
-	// The token a request carries is often a secret of the set as well.
-	fromCall = slices.CompactFunc(fromCall, func(a, b pattern) bool { return bytes.Equal(a.form, b.form) })
-	return redact(text, fromCall)
+	return redact(text, s.patterns(extra))
 }
 
-// forms returns the forms of secret, remembered from earlier calls.
-func (s *Secrets) forms(secret string) []pattern {
-	if s == nil || len(secret) < minSecretLength {
-		return appendForms(nil, secret)
+// patterns returns the forms of extra and of the set's secrets, longest first.
+func (s *Secrets) patterns(extra []string) []pattern {
+	if s == nil {
+		var ps []pattern
+		for _, v := range extra {
+			ps = appendForms(ps, v)
+		}
+		return compact(ps)
 	}
-	s.memoMu.Lock()
-	defer s.memoMu.Unlock()
-	if ps, ok := s.memo[secret]; ok {
-		return ps
+	s.mu.RLock()
+	all, gen := s.all, s.gen
+	var key string
+	var m merged
+	var ok bool
+	if len(extra) > 0 {
+		key = strings.Join(extra, "\x00")
+		m, ok = s.memo[key]
 	}
+	s.mu.RUnlock()
+	switch {
+	case len(extra) == 0:
+		return all
+	case ok && m.gen == gen:
+		return m.patterns
+	}
+	ps := slices.Clone(all)
+	for _, v := range extra {
+		ps = appendForms(ps, v)
+	}
+	ps = compact(ps)
+	s.mu.Lock()
 	if s.memo == nil || len(s.memo) >= maxMemo {
-		s.memo = map[string][]pattern{}
+		s.memo = map[string]merged{}
 	}
-	ps := appendForms(nil, secret)
-	s.memo[secret] = ps
+	s.memo[key] = merged{gen: gen, patterns: ps}
+	s.mu.Unlock()
 	return ps
 }
 
@@ -279,16 +293,17 @@ func lower(c byte) byte {
 	return c
 }
 
-func sortLongestFirst(ps []pattern) {
-	// A secret may contain a shorter one; the longer is redacted first so
-	// that no piece of it survives the shorter one's replacement.
-	// Equal forms end up side by side, for compacting.
+// compact sorts ps longest first, without repeats. A secret may contain a
+// shorter one; the longer is redacted first so that no piece of it
+// survives the shorter one's replacement.
+func compact(ps []pattern) []pattern {
 	slices.SortFunc(ps, func(a, b pattern) int {
 		if len(a.form) != len(b.form) {
 			return len(b.form) - len(a.form)
 		}
 		return bytes.Compare(a.form, b.form)
 	})
+	return slices.CompactFunc(ps, func(a, b pattern) bool { return bytes.Equal(a.form, b.form) })
 }
 
 // redact replaces every occurrence of ps in text, copying text only once
