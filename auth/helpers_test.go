@@ -1,16 +1,15 @@
 package auth
 
 import (
-	"bytes"
 	"context"
-	"log/slog"
 	"net"
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/plannr-mcp/plannr-mcp/plannr/plannrtest"
 
 	"github.com/plannr-mcp/plannr-mcp/internal/sandbox"
 	"github.com/plannr-mcp/plannr-mcp/plannr"
@@ -21,55 +20,13 @@ const (
 	testSecret   = "test-client-secret-8c1f"
 )
 
-// clock is a settable clock shared by a test, its sources and the fake.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2026, 6, 8, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// logBuffer collects log output safely across goroutines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func (l *logBuffer) logger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
 // env is a fake Plannr with an OAuth client, its clock, and a store.
 type env struct {
 	fake  *sandbox.Server
 	url   string
-	clock *clock
+	clock *plannrtest.Clock
 	store *Store
-	logs  *logBuffer
+	logs  *plannrtest.SyncBuffer
 }
 
 func newEnv(t *testing.T, opts ...sandbox.Option) *env {
@@ -88,8 +45,8 @@ func newEnvWithRedirect(t *testing.T, redirect string, opts ...sandbox.Option) *
 	fake := sandbox.New(opts...)
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
-	logs := &logBuffer{}
-	return &env{fake: fake, url: srv.URL, clock: c, store: NewStore(t.TempDir(), logs.logger()), logs: logs}
+	logs := &plannrtest.SyncBuffer{}
+	return &env{fake: fake, url: srv.URL, clock: c, store: NewStore(t.TempDir(), logs.Logger()), logs: logs}
 }
 
 // login stores a login issued by the fake, as if the person had logged in now.
@@ -119,19 +76,14 @@ func (e *env) loginInto(t *testing.T, store *Store) *Record {
 		LoggedInAt:    now,
 		User:          &User{Email: "adviser@harbourwealth.example"},
 	}
-	unlock, err := store.Lock(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unlock()
-	if err := store.Save(rec); err != nil {
+	if err := store.SaveLocked(context.Background(), rec); err != nil {
 		t.Fatal(err)
 	}
 	return rec
 }
 
 func (e *env) source(store *Store) *Source {
-	return NewSource(store, SourceOptions{BaseURL: e.url, Now: e.clock.Now, Logger: e.logs.logger()})
+	return NewSource(store, SourceOptions{BaseURL: e.url, Now: e.clock.Now, Logger: e.logs.Logger()})
 }
 
 func (e *env) client(t *testing.T, src *Source) *plannr.Client {
@@ -174,4 +126,9 @@ func assertNoSecrets(t *testing.T, what, text string, secrets ...string) {
 			t.Errorf("%s contains a secret (%.12s...):\n%s", what, s, text)
 		}
 	}
+}
+
+// newClock is the clock of the auth tests, shared by their sources and the fake.
+func newClock() *plannrtest.Clock {
+	return plannrtest.NewClock(time.Date(2026, 6, 8, 12, 0, 0, 0, time.UTC))
 }

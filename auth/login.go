@@ -196,14 +196,7 @@ func finishLogin(ctx context.Context, store *Store, conf *oauth2.Config, code, v
 	}
 	rec.User = user
 
-	lctx, cancel := context.WithTimeout(ctx, DefaultLockTimeout)
-	defer cancel()
-	unlock, err := store.Lock(lctx)
-	if err != nil {
-		return nil, fmt.Errorf("saving the login: %w", err)
-	}
-	defer unlock()
-	if err := store.Save(rec); err != nil {
+	if err := store.SaveLocked(ctx, rec); err != nil {
 		return nil, err
 	}
 	return rec, nil

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/plannr-mcp/plannr-mcp/plannr/plannrtest"
 )
 
 // browserVisit is what a simulated browser saw.
@@ -74,7 +76,7 @@ func loginOptions(e *env, redirect string, b *browser, out io.Writer) LoginOptio
 		Timeout:      30 * time.Second,
 		Out:          out,
 		Now:          e.clock.Now,
-		Logger:       e.logs.logger(),
+		Logger:       e.logs.Logger(),
 	}
 	if b != nil {
 		opts.OpenBrowser = b.open
@@ -85,7 +87,7 @@ func loginOptions(e *env, redirect string, b *browser, out io.Writer) LoginOptio
 func TestLoginEndToEnd(t *testing.T) {
 	redirect := freeLoopbackURL(t)
 	e := newEnvWithRedirect(t, redirect)
-	out := &logBuffer{}
+	out := &plannrtest.SyncBuffer{}
 	b := newBrowser(nil)
 	// A stray request to the callback server, such as a favicon, does
 	// not end the login.
@@ -244,7 +246,7 @@ func TestLoginFailures(t *testing.T) {
 func TestLoginTimesOut(t *testing.T) {
 	redirect := freeLoopbackURL(t)
 	e := newEnvWithRedirect(t, redirect)
-	out := &logBuffer{}
+	out := &plannrtest.SyncBuffer{}
 	opts := loginOptions(e, redirect, nil, out) // --no-browser, and nobody opens the URL
 	opts.Timeout = 200 * time.Millisecond
 	_, err := Login(context.Background(), e.store, opts)

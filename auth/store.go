@@ -298,3 +298,32 @@ func (s *Store) checkPrivateFile(f *os.File, info fs.FileInfo) error {
 	}
 	return nil
 }
+
+// SaveLocked saves rec under the store's lock, waiting for it at most
+// DefaultLockTimeout: a new login that no refresh in progress elsewhere
+// can overwrite.
+func (s *Store) SaveLocked(ctx context.Context, rec *Record) error {
+	unlock, err := s.lockWithin(ctx)
+	if err != nil {
+		return fmt.Errorf("saving the login: %w", err)
+	}
+	defer unlock()
+	return s.Save(rec)
+}
+
+// RemoveLocked removes the login under the store's lock, as a logout does;
+// it reports whether there was one.
+func (s *Store) RemoveLocked(ctx context.Context) (bool, error) {
+	unlock, err := s.lockWithin(ctx)
+	if err != nil {
+		return false, fmt.Errorf("logging out: %w", err)
+	}
+	defer unlock()
+	return s.Remove()
+}
+
+func (s *Store) lockWithin(ctx context.Context) (func(), error) {
+	ctx, cancel := context.WithTimeout(ctx, DefaultLockTimeout)
+	defer cancel()
+	return s.Lock(ctx)
+}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/plannr-mcp/plannr-mcp/plannr/plannrtest"
 )
 
 func sampleRecord(access, refresh string) *Record {
@@ -33,12 +35,7 @@ func sampleRecord(access, refresh string) *Record {
 
 func saveLocked(t *testing.T, s *Store, rec *Record) {
 	t.Helper()
-	unlock, err := s.Lock(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unlock()
-	if err := s.Save(rec); err != nil {
+	if err := s.SaveLocked(context.Background(), rec); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -112,8 +109,8 @@ func TestStoreTightensLoosePermissions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			logs := &logBuffer{}
-			s := NewStore(t.TempDir(), logs.logger())
+			logs := &plannrtest.SyncBuffer{}
+			s := NewStore(t.TempDir(), logs.Logger())
 			saveLocked(t, s, sampleRecord("access-1", "refresh-1"))
 			if err := os.Chmod(s.Path(), tt.fileMode); err != nil {
 				t.Fatal(err)
@@ -140,8 +137,8 @@ func TestStoreTightensLoosePermissions(t *testing.T) {
 			}
 			assertNoSecrets(t, "the warning", out, "access-1", "refresh-1", "client-secret-value")
 
-			logs2 := &logBuffer{}
-			if _, err := NewStore(s.Dir(), logs2.logger()).Load(); err != nil {
+			logs2 := &plannrtest.SyncBuffer{}
+			if _, err := NewStore(s.Dir(), logs2.Logger()).Load(); err != nil {
 				t.Fatal(err)
 			}
 			if logs2.String() != "" {
@@ -313,8 +310,8 @@ func TestRecordNeverPrintsSecrets(t *testing.T) {
 		out := fmt.Sprintf(format, rec)
 		assertNoSecrets(t, format, out, "access-token-value", "refresh-token-value", "client-secret-value")
 	}
-	logs := &logBuffer{}
-	logs.logger().Info("x", "login", rec)
+	logs := &plannrtest.SyncBuffer{}
+	logs.Logger().Info("x", "login", rec)
 	assertNoSecrets(t, "the log", logs.String(), "access-token-value", "refresh-token-value", "client-secret-value")
 	if !strings.Contains(logs.String(), "adviser@harbourwealth.example") {
 		t.Errorf("the log does not say whose login it is: %s", logs.String())

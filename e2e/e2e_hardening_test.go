@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plannr-mcp/plannr-mcp/plannr/plannrtest"
+
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/plannr-mcp/plannr-mcp/auth"
@@ -264,14 +266,9 @@ func TestNoSecretComesBackFromAnEchoingUpstream(t *testing.T) {
 			rec := &auth.Record{Version: 1, BaseURL: srv.URL, ClientID: "client-id", ClientSecret: hostileClientSecret,
 				AccessToken: hostileAccess, TokenType: "Bearer", RefreshToken: hostileRefresh,
 				Expiry: expiry, IssuedAt: now.Add(-time.Hour), RefreshExpiry: now.Add(auth.RefreshTokenLifetime), LoggedInAt: now}
-			unlock, err := store.Lock(context.Background())
-			if err != nil {
+			if err := store.SaveLocked(context.Background(), rec); err != nil {
 				t.Fatal(err)
 			}
-			if err := store.Save(rec); err != nil {
-				t.Fatal(err)
-			}
-			unlock()
 			env := append(baseEnv(t), "PLANNR_BASE_URL="+srv.URL, "PLANNR_MCP_CONFIG_DIR="+configDir)
 			session, stderr := connectStdio(t, env, "2025-11-25", flags...)
 			for _, scenario := range echoScenarios {
@@ -289,7 +286,7 @@ func TestNoSecretComesBackFromAnEchoingUpstream(t *testing.T) {
 	t.Run("HTTP with client tokens", func(t *testing.T) {
 		env := append(baseEnv(t), "PLANNR_BASE_URL="+srv.URL, "PLANNR_TOKEN="+hostilePAT, "PLANNR_MCP_AUTH_TOKENS="+hostileClientToken)
 		p := startHTTP(t, env, flags...)
-		rec := &recordingTransport{base: bearerTransport{token: hostileClientToken}}
+		rec := &recordingTransport{base: plannrtest.Bearer{Token: hostileClientToken}}
 		session := connectHTTP(t, p.url, rec, "2025-11-25")
 		for _, scenario := range echoScenarios {
 			echo.set(scenario)

@@ -1,4 +1,4 @@
-//go:build unix
+//go:build linux
 
 package e2e
 
@@ -12,12 +12,13 @@ import (
 	"os/exec"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/plannr-mcp/plannr-mcp/plannr/plannrtest"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -110,7 +111,7 @@ func startHTTPBench(b *testing.B, bin, version string, sessions int) *httpBench 
 
 	hb.transport = &http.Transport{MaxIdleConnsPerHost: 4 * sessions, MaxIdleConns: 4 * sessions}
 	for range sessions {
-		session, err := tryConnectHTTP(url, bearerTransport{token: clientToken, base: hb.transport}, version)
+		session, err := tryConnectHTTP(url, plannrtest.Bearer{Token: clientToken, Base: hb.transport}, version)
 		if err != nil {
 			hb.close()
 			b.Fatalf("connecting: %v", err)
@@ -153,7 +154,7 @@ func (hb *httpBench) call(ctx context.Context, session *sdk.ClientSession) error
 func (hb *httpBench) run(b *testing.B) {
 	ctx := context.Background()
 	var next atomic.Int64
-	latencies := make([][]time.Duration, len(hb.sessions))
+	timed := make([]latencies, len(hb.sessions))
 	errs := make(chan error, len(hb.sessions))
 	var wg sync.WaitGroup
 	b.ResetTimer()
@@ -166,7 +167,7 @@ func (hb *httpBench) run(b *testing.B) {
 					errs <- err
 					return
 				}
-				latencies[i] = append(latencies[i], time.Since(t0))
+				timed[i] = append(timed[i], time.Since(t0))
 			}
 		})
 	}
@@ -178,37 +179,11 @@ func (hb *httpBench) run(b *testing.B) {
 		b.Fatal(err)
 	}
 
-	all := slices.Concat(latencies...)
-	slices.Sort(all)
+	all := slices.Concat(timed...)
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "calls/s")
-	b.ReportMetric(ms(percentile(all, 0.50)), "p50-ms")
-	b.ReportMetric(ms(percentile(all, 0.99)), "p99-ms")
-	if peak, ok := peakRSS(hb.cmd.Process.Pid); ok {
-		b.ReportMetric(peak, "peak-RSS-MiB")
+	b.ReportMetric(millis(all.percentile(50)), "p50-ms")
+	b.ReportMetric(millis(all.percentile(99)), "p99-ms")
+	if peak, err := vmHWM(hb.cmd.Process.Pid); err == nil {
+		b.ReportMetric(mebibytes(peak), "peak-RSS-MiB")
 	}
-}
-
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	return sorted[min(len(sorted)-1, int(p*float64(len(sorted))))]
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-// peakRSS reads a process's peak resident memory, in MiB, from Linux's
-// /proc; elsewhere it reports false.
-func peakRSS(pid int) (float64, bool) {
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, false
-	}
-	for _, line := range strings.Split(string(status), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kib, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-			return kib / 1024, err == nil
-		}
-	}
-	return 0, false
 }

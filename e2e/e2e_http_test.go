@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plannr-mcp/plannr-mcp/plannr/plannrtest"
+
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -31,8 +33,8 @@ var servingURL = regexp.MustCompile(`msg="serving MCP over HTTP" url=(http://127
 type httpProcess struct {
 	url    string
 	cmd    *exec.Cmd
-	stderr *syncBuffer
-	stdout *syncBuffer
+	stderr *plannrtest.SyncBuffer
+	stdout *plannrtest.SyncBuffer
 	exited chan struct{}
 }
 
@@ -47,7 +49,7 @@ func startHTTP(t testing.TB, env []string, args ...string) *httpProcess {
 	} else {
 		args = args[1:]
 	}
-	p := &httpProcess{stderr: &syncBuffer{}, stdout: &syncBuffer{}, exited: make(chan struct{})}
+	p := &httpProcess{stderr: &plannrtest.SyncBuffer{}, stdout: &plannrtest.SyncBuffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(binary(t), args...)
 	p.cmd.Env = env
 	p.cmd.Stderr, p.cmd.Stdout = p.stderr, p.stdout
@@ -108,22 +110,6 @@ func (p *httpProcess) stop(t testing.TB) int {
 		}
 	}
 	return p.cmd.ProcessState.ExitCode()
-}
-
-// bearerTransport adds a client token to every request.
-type bearerTransport struct {
-	token string
-	base  http.RoundTripper
-}
-
-func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", "Bearer "+b.token)
-	base := b.base
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	return base.RoundTrip(r)
 }
 
 // connectHTTP connects the official Go SDK client over streamable HTTP.
@@ -194,7 +180,7 @@ func TestHTTPEndToEnd(t *testing.T) {
 			fake, url := startFake(t)
 			env := append(baseEnv(t), "PLANNR_BASE_URL="+url, "PLANNR_TOKEN="+testToken)
 			srv := startHTTP(t, append(env, tt.env...), tt.args...)
-			session := connectHTTP(t, srv.url, bearerTransport{token: clientToken}, tt.version)
+			session := connectHTTP(t, srv.url, plannrtest.Bearer{Token: clientToken}, tt.version)
 
 			init := session.InitializeResult()
 			if init == nil || init.ServerInfo == nil || init.ServerInfo.Name != "plannr-mcp" || init.Capabilities.Tools == nil {
@@ -257,7 +243,7 @@ func TestHTTPRejections(t *testing.T) {
 	}
 
 	t.Run("wrong token with the SDK client", func(t *testing.T) {
-		_, err := tryConnectHTTP(srv.url, bearerTransport{token: "e2e-client-token-wrong-000"}, "2025-11-25")
+		_, err := tryConnectHTTP(srv.url, plannrtest.Bearer{Token: "e2e-client-token-wrong-000"}, "2025-11-25")
 		if err == nil {
 			t.Fatal("connected with a wrong token")
 		}
@@ -342,7 +328,7 @@ func TestHTTPStatelessReplicas(t *testing.T) {
 			env := append(baseEnv(t), "PLANNR_BASE_URL="+url, "PLANNR_TOKEN="+testToken, "PLANNR_MCP_AUTH_TOKENS="+clientToken)
 			one := startHTTP(t, env, "--stateless")
 			two := startHTTP(t, append(env, "PLANNR_MCP_STATELESS=true"))
-			lb := newAlternating(bearerTransport{token: clientToken}, one.url, two.url)
+			lb := newAlternating(plannrtest.Bearer{Token: clientToken}, one.url, two.url)
 			session := connectHTTP(t, one.url, lb, version)
 			if session.ID() != "" {
 				t.Errorf("a stateless server issued session id %q", session.ID())
@@ -376,7 +362,7 @@ func TestHTTPStatefulNeedsAffinity(t *testing.T) {
 	_, url := startFake(t)
 	env := append(baseEnv(t), "PLANNR_BASE_URL="+url, "PLANNR_TOKEN="+testToken, "PLANNR_MCP_AUTH_TOKENS="+clientToken)
 	one, two := startHTTP(t, env), startHTTP(t, env)
-	lb := newAlternating(bearerTransport{token: clientToken}, one.url, two.url)
+	lb := newAlternating(plannrtest.Bearer{Token: clientToken}, one.url, two.url)
 	session, err := tryConnectHTTP(one.url, lb, "2025-11-25")
 	if err == nil {
 		defer session.Close()
@@ -391,7 +377,7 @@ func TestHTTPStatefulNeedsAffinity(t *testing.T) {
 
 func TestHTTPSandbox(t *testing.T) {
 	srv := startHTTP(t, baseEnv(t), "--sandbox")
-	session := connectHTTP(t, srv.url, bearerTransport{}, "2025-11-25")
+	session := connectHTTP(t, srv.url, plannrtest.Bearer{}, "2025-11-25")
 	res := callTool(t, session, "list_oauth_connections", map[string]any{})
 	if res.IsError || !strings.Contains(resultText(res), "My Fundment Account 1") {
 		t.Fatalf("list in the sandbox: %s", resultText(res))
@@ -407,9 +393,9 @@ func TestHTTPTokenFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := startHTTP(t, baseEnv(t), "--sandbox", "--auth-token-file", file)
-	connectHTTP(t, srv.url, bearerTransport{token: clientToken}, "2026-07-28")
-	connectHTTP(t, srv.url, bearerTransport{token: otherClientToken}, "2025-11-25")
-	if _, err := tryConnectHTTP(srv.url, bearerTransport{}, "2026-07-28"); err == nil {
+	connectHTTP(t, srv.url, plannrtest.Bearer{Token: clientToken}, "2026-07-28")
+	connectHTTP(t, srv.url, plannrtest.Bearer{Token: otherClientToken}, "2025-11-25")
+	if _, err := tryConnectHTTP(srv.url, plannrtest.Bearer{}, "2026-07-28"); err == nil {
 		t.Fatal("connected without a token")
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plannr-mcp/plannr-mcp/plannr/plannrtest"
+
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/plannr-mcp/plannr-mcp/internal/sandbox"
@@ -59,7 +61,7 @@ func TestHTTPShutdownOnSIGTERM(t *testing.T) {
 			fake, url := startFake(t)
 			env := append(baseEnv(t), "PLANNR_BASE_URL="+url, "PLANNR_TOKEN="+testToken, "PLANNR_MCP_AUTH_TOKENS="+clientToken)
 			srv := startHTTP(t, env)
-			streams := &streamSignal{base: bearerTransport{token: clientToken}, opened: make(chan struct{}, 4)}
+			streams := &streamSignal{base: plannrtest.Bearer{Token: clientToken}, opened: make(chan struct{}, 4)}
 			session := connectHTTP(t, srv.url, streams, version)
 			if version == "2025-11-25" {
 				// The client opens its GET stream after initialize, in the
@@ -127,12 +129,12 @@ type stdioProcess struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	lines  chan map[string]any
-	stderr *syncBuffer
+	stderr *plannrtest.SyncBuffer
 }
 
 func startStdio(t *testing.T, env []string) *stdioProcess {
 	t.Helper()
-	p := &stdioProcess{cmd: exec.Command(binary(t)), stderr: &syncBuffer{}, lines: make(chan map[string]any, 16)}
+	p := &stdioProcess{cmd: exec.Command(binary(t)), stderr: &plannrtest.SyncBuffer{}, lines: make(chan map[string]any, 16)}
 	p.cmd.Env = env
 	p.cmd.Stderr = p.stderr
 	var err error

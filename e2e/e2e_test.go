@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plannr-mcp/plannr-mcp/plannr/plannrtest"
+
 	"github.com/google/jsonschema-go/jsonschema"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -73,24 +75,6 @@ func startFake(t *testing.T) (*sandbox.Server, string) {
 	return fake, srv.URL
 }
 
-// syncBuffer is a bytes.Buffer safe for a process's stderr and a test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // baseEnv is the environment for the server under test: nothing from the
 // developer's own configuration leaks in.
 func baseEnv(t *testing.T) []string {
@@ -103,18 +87,18 @@ func baseEnv(t *testing.T) []string {
 
 // connectStdio launches the binary as an MCP client would and connects the
 // official Go SDK client to it over stdio.
-func connectStdio(t *testing.T, env []string, protocolVersion string, args ...string) (*sdk.ClientSession, *syncBuffer) {
+func connectStdio(t *testing.T, env []string, protocolVersion string, args ...string) (*sdk.ClientSession, *plannrtest.SyncBuffer) {
 	t.Helper()
 	return connectStdioWith(t, env, protocolVersion, nil, args...)
 }
 
 // connectStdioWith is connectStdio with client options, such as an
 // elicitation handler.
-func connectStdioWith(t *testing.T, env []string, protocolVersion string, opts *sdk.ClientOptions, args ...string) (*sdk.ClientSession, *syncBuffer) {
+func connectStdioWith(t *testing.T, env []string, protocolVersion string, opts *sdk.ClientOptions, args ...string) (*sdk.ClientSession, *plannrtest.SyncBuffer) {
 	t.Helper()
 	cmd := exec.Command(binary(t), args...)
 	cmd.Env = env
-	stderr := &syncBuffer{}
+	stderr := &plannrtest.SyncBuffer{}
 	cmd.Stderr = stderr
 	client := sdk.NewClient(&sdk.Implementation{Name: "e2e-test", Version: "1"}, opts)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -451,7 +435,7 @@ func TestStdioStdoutCarriesOnlyProtocol(t *testing.T) {
 		`{"jsonrpc":"2.0","id":5,"method":"no/such/method"}`,
 	}, "\n") + "\n")
 	var stdout bytes.Buffer
-	stderr := &syncBuffer{}
+	stderr := &plannrtest.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = &stdout, stderr
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("server exited with %v when stdin closed\nstderr:\n%s", err, stderr.String())

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plannr-mcp/plannr-mcp/plannr/plannrtest"
+
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
@@ -54,7 +56,7 @@ func playLogin(t *testing.T, env []string, browse func(authorizeURL string) (*ht
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary(t), "login", "--no-browser", "--login-timeout", "45s")
 	cmd.Env = env
-	var stderr syncBuffer
+	var stderr plannrtest.SyncBuffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -113,13 +115,13 @@ func playLogin(t *testing.T, env []string, browse func(authorizeURL string) (*ht
 // mcpServer is one running `plannr-mcp serve` process with an MCP client.
 type mcpServer struct {
 	client *client.Client
-	stderr *syncBuffer
+	stderr *plannrtest.SyncBuffer
 }
 
 // startServer launches the binary as an MCP client would.
 func (w *loginWorld) startServer(t *testing.T) *mcpServer {
 	t.Helper()
-	stderr := &syncBuffer{}
+	stderr := &plannrtest.SyncBuffer{}
 	bin := binary(t)
 	c, err := client.NewStdioMCPClientWithOptions(bin, w.environ(), nil,
 		transport.WithCommandFunc(func(ctx context.Context, command string, env, args []string) (*exec.Cmd, error) {
@@ -230,7 +232,7 @@ func (w *loginWorld) runCLIBinary(t *testing.T, args ...string) (int, string, st
 	t.Helper()
 	cmd := exec.Command(binary(t), args...)
 	cmd.Env = w.environ()
-	var stdout, stderr syncBuffer
+	var stdout, stderr plannrtest.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	var exitErr *exec.ExitError

@@ -111,12 +111,7 @@ func (w *loginWorld) seed(t *testing.T) *auth.Record {
 		User:          &auth.User{Email: "adviser@harbourwealth.example", Accounts: []auth.Account{{UUID: sandbox.SampleAccounts()[0].UUID, Name: "Harbour Wealth", Type: "admin"}}},
 	}
 	store := w.store()
-	unlock, err := store.Lock(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unlock()
-	if err := store.Save(rec); err != nil {
+	if err := store.SaveLocked(context.Background(), rec); err != nil {
 		t.Fatal(err)
 	}
 	return rec

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/plannr-mcp/plannr-mcp/plannr/plannrtest"
 )
 
 // startSandboxAPI runs "plannr-mcp sandbox-api" and returns its base URL,
@@ -22,7 +24,7 @@ func startSandboxAPI(t *testing.T, env []string, args ...string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stderr := &syncBuffer{}
+	stderr := &plannrtest.SyncBuffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -94,14 +94,7 @@ func TestInitializeSendsNothingToPlannr(t *testing.T) {
 		w := newLoginWorld(t)
 		rec := w.seed(t)
 		rec.Expiry = time.Now().Add(-time.Hour)
-		store := w.store()
-		unlock, err := store.Lock(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = store.Save(rec)
-		unlock()
-		if err != nil {
+		if err := w.store().SaveLocked(context.Background(), rec); err != nil {
 			t.Fatal(err)
 		}
 		p := startServerProcess(t, w.environ())

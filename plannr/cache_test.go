@@ -12,11 +12,11 @@ func TestListCache(t *testing.T) {
 	ctx := t.Context()
 	list := func(wantFetches int) []plannr.Connection {
 		t.Helper()
-		conns, err := env.client.ListOAuthConnections(ctx)
+		conns, err := env.Client.ListOAuthConnections(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n := env.fake.Count("GET", rsListPath); n != wantFetches {
+		if n := env.Fake.Count("GET", rsListPath); n != wantFetches {
 			t.Fatalf("the fake saw %d lists, want %d", n, wantFetches)
 		}
 		return conns
@@ -27,22 +27,22 @@ func TestListCache(t *testing.T) {
 	if again := list(1); again[0].Label == "changed by the caller" {
 		t.Error("a caller's change to its copy leaked into the cache")
 	}
-	env.clock.Advance(5 * time.Second)
+	env.Clock.Advance(5 * time.Second)
 	list(2)
 	list(2)
 
-	if _, err := env.client.RenameOAuthConnection(ctx, rsUUID, "Renamed"); err != nil {
+	if _, err := env.Client.RenameOAuthConnection(ctx, rsUUID, "Renamed"); err != nil {
 		t.Fatal(err)
 	}
 	if conns := list(3); conns[0].Label != "Renamed" {
 		t.Errorf("after a rename the list shows %q, want the new label", conns[0].Label)
 	}
-	if _, err := env.client.RenameOAuthConnection(ctx, rsUUID, " "); err == nil {
+	if _, err := env.Client.RenameOAuthConnection(ctx, rsUUID, " "); err == nil {
 		t.Fatal("a blank label was accepted")
 	}
 	list(4) // even a failed rename empties the cache
 
-	if err := env.client.DeleteOAuthConnection(ctx, rsUUID); err != nil {
+	if err := env.Client.DeleteOAuthConnection(ctx, rsUUID); err != nil {
 		t.Fatal(err)
 	}
 	if conns := list(5); len(conns) != 5 {
@@ -54,11 +54,11 @@ func TestListCache(t *testing.T) {
 func TestListCacheIsOffByDefault(t *testing.T) {
 	env := newRSEnv(t)
 	for range 3 {
-		if _, err := env.client.ListOAuthConnections(t.Context()); err != nil {
+		if _, err := env.Client.ListOAuthConnections(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if n := env.fake.Count("GET", rsListPath); n != 3 {
+	if n := env.Fake.Count("GET", rsListPath); n != 3 {
 		t.Errorf("the fake saw %d lists, want 3: caching is off unless asked for", n)
 	}
 }

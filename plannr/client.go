@@ -39,21 +39,12 @@ const AccountHeader = "X-PLANNR-ACCOUNT-UUID"
 // the retry policy allows, each answer read in full, bounded, and scrubbed
 // of secrets as it arrives, then checked (CheckResponse) and decoded.
 type Client struct {
-	baseURL     string // without a trailing slash
-	transport   http.RoundTripper
-	source      oauth2.TokenSource
-	userAgent   string
-	accountUUID string
-	timeout     time.Duration
-	maxBody     int64
-	retry       RetryPolicy
-	limiter     *RateLimiter
-	clock       Clock
-	logger      *slog.Logger
-	secrets     *untrusted.Secrets
-	random      func() float64
-	buffers     bufferPool
-	listCache   *listCache
+	clientConfig // baseURL normalized, without a trailing slash
+	transport    http.RoundTripper
+	source       oauth2.TokenSource
+	random       func() float64
+	buffers      bufferPool
+	listCache    *listCache
 }
 
 // Option configures a Client.
@@ -213,24 +204,16 @@ func NewClient(ts oauth2.TokenSource, opts ...Option) (*Client, error) {
 	if base.Scheme != "https" && base.Scheme != "http" || base.Host == "" {
 		return nil, fmt.Errorf("plannr: base URL %q must be an absolute http or https URL", cfg.baseURL)
 	}
+	cfg.baseURL = strings.TrimRight(base.String(), "/")
 	return &Client{
-		baseURL: strings.TrimRight(base.String(), "/"),
+		clientConfig: cfg,
 		// The transport is used directly, not through an http.Client:
 		// Plannr's API does not redirect, and following a redirect could
 		// carry the bearer token to another host.
-		transport:   NewTransport(),
-		source:      ts,
-		userAgent:   cfg.userAgent,
-		accountUUID: cfg.accountUUID,
-		timeout:     cfg.timeout,
-		maxBody:     cfg.maxBody,
-		retry:       cfg.retry,
-		limiter:     cfg.limiter,
-		clock:       cfg.clock,
-		logger:      cfg.logger,
-		secrets:     cfg.secrets,
-		random:      defaultRandom,
-		listCache:   newListCache(cfg.listTTL),
+		transport: NewTransport(),
+		source:    ts,
+		random:    defaultRandom,
+		listCache: newListCache(cfg.listTTL),
 	}, nil
 }
 

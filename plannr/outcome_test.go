@@ -13,6 +13,7 @@ import (
 	"github.com/plannr-mcp/plannr-mcp/internal/sandbox"
 	"github.com/plannr-mcp/plannr-mcp/internal/untrusted"
 	"github.com/plannr-mcp/plannr-mcp/plannr"
+	"github.com/plannr-mcp/plannr-mcp/plannr/plannrtest"
 )
 
 // A failed change says whether it may have been made: only what certainly
@@ -43,21 +44,21 @@ func TestFailedChangesSayWhetherTheyMayHaveBeenMade(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			policy := rsPolicy()
-			policy.AttemptTimeout = rsHangTimeout
+			policy := plannrtest.RetryPolicy()
+			policy.AttemptTimeout = plannrtest.HangTimeout
 			if tt.policyOff {
 				policy = plannr.RetryPolicy{}
 			}
 			env := newRSEnv(t, plannr.WithRetry(policy))
-			env.fake.Inject(tt.fault)
-			err := tt.call(context.Background(), env.client)
+			env.Fake.Inject(tt.fault)
+			err := tt.call(context.Background(), env.Client)
 			if err == nil {
 				t.Fatal("the call succeeded")
 			}
 			if got := errors.Is(err, plannr.ErrOutcomeUnknown); got != tt.unknown {
 				t.Errorf("errors.Is(%v, ErrOutcomeUnknown) = %v, want %v", err, got, tt.unknown)
 			}
-			if got := env.fake.Changes(rsUUID); got != tt.changes {
+			if got := env.Fake.Changes(rsUUID); got != tt.changes {
 				t.Errorf("the fake changed the connection %d times, want %d", got, tt.changes)
 			}
 		})

@@ -28,7 +28,7 @@ func TestRateLimiterHoldsConcurrentCallsToTheLimit(t *testing.T) {
 			defer stop()
 			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
 			defer cancel()
-			clock := newStepClock(time.Now())
+			clock := plannrtest.NewStepClock(time.Now())
 			fake := sandbox.New(sandbox.WithClock(clock.Now), sandbox.WithRateLimit(0))
 			var mu sync.Mutex
 			var stamps []time.Time
@@ -55,17 +55,17 @@ func TestRateLimiterHoldsConcurrentCallsToTheLimit(t *testing.T) {
 					_, err := client.ListOAuthConnections(ctx)
 					errs <- err
 					done.Add(1)
-					clock.note()
+					clock.Note()
 				}()
 			}
 			// Move time on only when every call is either waiting for the
 			// limiter or finished, so that nothing is in flight and each
 			// request reaches the fake at the time the limiter let it go.
 			for int(done.Load()) < calls {
-				if err := clock.waitFor(guard, func() bool { return clock.sleeping()+int(done.Load()) == calls }); err != nil {
-					t.Fatalf("calls stuck: %d done, %d waiting", done.Load(), clock.sleeping())
+				if err := clock.WaitFor(guard, func() bool { return clock.Sleeping()+int(done.Load()) == calls }); err != nil {
+					t.Fatalf("calls stuck: %d done, %d waiting", done.Load(), clock.Sleeping())
 				}
-				clock.step()
+				clock.Step()
 			}
 			for range calls {
 				if err := <-errs; err != nil {
@@ -147,7 +147,7 @@ func TestClientsWithOneCredentialShareALimiter(t *testing.T) {
 	shared := plannr.NewRateLimiter(plannr.RateLimit{Requests: 4, Per: time.Minute, Burst: 1})
 	newClient := func() *plannr.Client {
 		c, err := plannr.NewClient(auth.PersonalAccessToken(sandbox.SandboxToken),
-			plannr.WithBaseURL(env.url), plannr.WithClock(env.clock), plannr.WithRateLimiter(shared))
+			plannr.WithBaseURL(env.URL), plannr.WithClock(env.Clock), plannr.WithRateLimiter(shared))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -160,7 +160,7 @@ func TestClientsWithOneCredentialShareALimiter(t *testing.T) {
 	if _, err := b.ListOAuthConnections(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	sleeps := env.clock.Sleeps()
+	sleeps := env.Clock.Sleeps()
 	if len(sleeps) != 1 || sleeps[0] < 10*time.Second {
 		t.Errorf("waits = %v, want one of over 10s: the second client takes its slot from the same budget", sleeps)
 	}
@@ -171,14 +171,14 @@ func TestA429HoldsBackEveryClientSharingTheLimiter(t *testing.T) {
 	shared := plannr.NewRateLimiter(plannr.DefaultRateLimit())
 	newClient := func(opts ...plannr.Option) *plannr.Client {
 		c, err := plannr.NewClient(auth.PersonalAccessToken(sandbox.SandboxToken),
-			append([]plannr.Option{plannr.WithBaseURL(env.url), plannr.WithClock(env.clock), plannr.WithRateLimiter(shared)}, opts...)...)
+			append([]plannr.Option{plannr.WithBaseURL(env.URL), plannr.WithClock(env.Clock), plannr.WithRateLimiter(shared)}, opts...)...)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return c
 	}
 	a, b := newClient(plannr.WithRetry(plannr.RetryPolicy{})), newClient()
-	env.fake.Inject(sandbox.Fault{Method: "GET", Path: rsListPath, Status: 429,
+	env.Fake.Inject(sandbox.Fault{Method: "GET", Path: rsListPath, Status: 429,
 		Body: `{"message":"Too Many Attempts."}`, Header: http.Header{"Retry-After": {"10"}}})
 
 	_, err := a.ListOAuthConnections(t.Context())
@@ -189,28 +189,28 @@ func TestA429HoldsBackEveryClientSharingTheLimiter(t *testing.T) {
 	if _, err := b.ListOAuthConnections(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if sleeps := env.clock.Sleeps(); !slices.Equal(sleeps, []time.Duration{10 * time.Second}) {
+	if sleeps := env.Clock.Sleeps(); !slices.Equal(sleeps, []time.Duration{10 * time.Second}) {
 		t.Errorf("waits = %v, want [10s]: the other client waits out the 429 too", sleeps)
 	}
-	if n := env.fake.Count("GET", rsListPath); n != 2 {
+	if n := env.Fake.Count("GET", rsListPath); n != 2 {
 		t.Errorf("the fake saw %d requests, want 2", n)
 	}
 }
 
 func TestLimiterWaitPastTheDeadlineIsRefused(t *testing.T) {
 	env := newRSEnv(t, plannr.WithRateLimit(plannr.RateLimit{Requests: 1, Per: time.Minute}), plannr.WithTimeout(30*time.Second))
-	if _, err := env.client.ListOAuthConnections(t.Context()); err != nil {
+	if _, err := env.Client.ListOAuthConnections(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	_, err := env.client.ListOAuthConnections(t.Context())
+	_, err := env.Client.ListOAuthConnections(t.Context())
 	var te *plannr.ThrottleError
 	if !errors.As(err, &te) || te.Wait < 30*time.Second {
 		t.Fatalf("error = %v, want a ThrottleError with a wait past the 30s deadline", err)
 	}
-	if n := env.fake.Count("GET", rsListPath); n != 1 {
+	if n := env.Fake.Count("GET", rsListPath); n != 1 {
 		t.Errorf("the fake saw %d requests, want 1: a throttled request is never sent", n)
 	}
-	if s := env.clock.Sleeps(); len(s) != 0 {
+	if s := env.Clock.Sleeps(); len(s) != 0 {
 		t.Errorf("waits = %v, want none", s)
 	}
 }
@@ -221,11 +221,11 @@ func TestNewRateLimiterOff(t *testing.T) {
 	}
 	env := newRSEnv(t, plannr.WithRateLimit(plannr.RateLimit{}))
 	for range 30 {
-		if _, err := env.client.ListOAuthConnections(t.Context()); err != nil {
+		if _, err := env.Client.ListOAuthConnections(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if s := env.clock.Sleeps(); len(s) != 0 {
+	if s := env.Clock.Sleeps(); len(s) != 0 {
 		t.Errorf("waits = %v, want none with the limiter off", s)
 	}
 }
@@ -235,16 +235,16 @@ func TestA429WithRetryAfterOutranksARemainingOfZero(t *testing.T) {
 	// the limiter spread nothing over a whole minute; its Retry-After says
 	// the limit lifts sooner, and that is what the client must wait for.
 	env := newRSEnv(t, plannr.WithRateLimit(plannr.RateLimit{Requests: 500, Per: time.Minute, Burst: 1}))
-	env.fake.Inject(sandbox.Fault{Method: "GET", Path: rsListPath, Status: 429, Body: `{"message":"Too Many Attempts."}`,
+	env.Fake.Inject(sandbox.Fault{Method: "GET", Path: rsListPath, Status: 429, Body: `{"message":"Too Many Attempts."}`,
 		Header: http.Header{"Retry-After": {"10"}, "X-Ratelimit-Limit": {"500"}, "X-Ratelimit-Remaining": {"0"}}})
 
-	if _, err := env.client.ListOAuthConnections(t.Context()); err != nil {
+	if _, err := env.Client.ListOAuthConnections(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if sleeps := env.clock.Sleeps(); !slices.Equal(sleeps, []time.Duration{10 * time.Second}) {
+	if sleeps := env.Clock.Sleeps(); !slices.Equal(sleeps, []time.Duration{10 * time.Second}) {
 		t.Errorf("waits = %v, want [10s]", sleeps)
 	}
-	if n := env.fake.Count("GET", rsListPath); n != 2 {
+	if n := env.Fake.Count("GET", rsListPath); n != 2 {
 		t.Errorf("the fake saw %d requests, want 2", n)
 	}
 }

@@ -1,15 +1,11 @@
 package plannr_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,82 +21,10 @@ const (
 	rsConnPath = rsListPath + "/" + rsUUID
 )
 
-// rsEnv is a fake Plannr and a client pointed at it, sharing one virtual clock.
-type rsEnv struct {
-	url    string
-	fake   *sandbox.Server
-	clock  *plannrtest.Clock
-	client *plannr.Client
-	logs   *syncBuffer
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger and the test to share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// rsPolicy is the retry policy most tests use: the defaults, with an
-// attempt timeout long enough that no attempt times out by accident on a
-// loaded machine. Tests of hangs shorten it to rsHangTimeout.
-func rsPolicy() plannr.RetryPolicy {
-	p := plannr.DefaultRetryPolicy()
-	p.AttemptTimeout = time.Minute
-	return p
-}
-
-// rsHangTimeout is the real attempt timeout for tests of hangs: short, so
-// they stay quick, but far longer than a local request that does answer.
-const rsHangTimeout = time.Second
-
-// newRSEnv starts a fake and a client with retries (rsPolicy), no
-// client-side rate limit and a virtual clock; opts come last and win.
-func newRSEnv(t *testing.T, opts ...plannr.Option) *rsEnv {
+// newRSEnv is plannrtest.NewEnv starting now, to the second.
+func newRSEnv(t *testing.T, opts ...plannr.Option) *plannrtest.Env {
 	t.Helper()
-	return newRSEnvAt(t, time.Now().Truncate(time.Second), opts...)
-}
-
-// newRSEnvAt is newRSEnv with the virtual clock starting at start.
-func newRSEnvAt(t *testing.T, start time.Time, opts ...plannr.Option) *rsEnv {
-	t.Helper()
-	clock := plannrtest.NewClock(start)
-	fake := sandbox.New(sandbox.WithClock(clock.Now), sandbox.WithRateLimit(0))
-	srv := httptest.NewServer(fake)
-	t.Cleanup(srv.Close)
-	logs := &syncBuffer{}
-	all := append([]plannr.Option{
-		plannr.WithBaseURL(srv.URL),
-		plannr.WithClock(clock),
-		plannr.WithRetry(rsPolicy()),
-		plannr.WithRateLimit(plannr.RateLimit{}),
-		plannr.WithLogger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))),
-	}, opts...)
-	client, err := plannr.NewClient(auth.PersonalAccessToken(sandbox.SandboxToken), all...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &rsEnv{url: srv.URL, fake: fake, clock: clock, client: client, logs: logs}
-}
-
-// between checks a jittered wait: half to all of ceiling.
-func between(ceiling time.Duration) func(time.Duration) bool {
-	return func(d time.Duration) bool { return d >= ceiling/2 && d <= ceiling }
-}
-
-func exactly(want time.Duration) func(time.Duration) bool {
-	return func(d time.Duration) bool { return d == want }
+	return plannrtest.NewEnv(t, time.Now().Truncate(time.Second), opts...)
 }
 
 func TestFaultsAreRetriedOrReported(t *testing.T) {
@@ -159,7 +83,7 @@ func TestFaultsAreRetriedOrReported(t *testing.T) {
 		// attempts is how many requests the fake must see.
 		attempts int
 		// waits checks each wait the client made, in order.
-		waits []func(time.Duration) bool
+		waits []plannrtest.WaitCheck
 		// check examines the error; nil means the call must succeed.
 		check func(*testing.T, error)
 		// abandoned is how many hung requests the fake must see the client give up on.
@@ -169,26 +93,26 @@ func TestFaultsAreRetriedOrReported(t *testing.T) {
 			name:  "429 with Retry-After in seconds",
 			fault: sandbox.Fault{Status: 429, Body: `{"message":"Too Many Attempts."}`, Header: retryAfter("3")},
 			call:  list, method: "GET", path: rsListPath, attempts: 2,
-			waits: []func(time.Duration) bool{exactly(3 * time.Second)},
+			waits: []plannrtest.WaitCheck{plannrtest.Exactly(3 * time.Second)},
 		},
 		{
 			name:  "429 with Retry-After as an HTTP date",
 			fault: sandbox.Fault{Status: 429, Body: `{"message":"Too Many Attempts."}`, Header: retryAfter(start.Add(4 * time.Second).UTC().Format(http.TimeFormat))},
 			call:  list, method: "GET", path: rsListPath, attempts: 2,
-			waits: []func(time.Duration) bool{exactly(4 * time.Second)},
+			waits: []plannrtest.WaitCheck{plannrtest.Exactly(4 * time.Second)},
 		},
 		{
 			name: "429 with only X-RateLimit-Reset",
 			fault: sandbox.Fault{Status: 429, Body: `{"message":"Too Many Attempts."}`,
 				Header: http.Header{"X-Ratelimit-Reset": {strconv.FormatInt(start.Add(7*time.Second).Unix(), 10)}}},
 			call: list, method: "GET", path: rsListPath, attempts: 2,
-			waits: []func(time.Duration) bool{exactly(7 * time.Second)},
+			waits: []plannrtest.WaitCheck{plannrtest.Exactly(7 * time.Second)},
 		},
 		{
 			name:  "429 that never lifts",
 			fault: sandbox.Fault{Status: 429, Body: `{"message":"Too Many Attempts."}`, Header: retryAfter("5"), Times: 100},
 			call:  list, method: "GET", path: rsListPath, attempts: 5,
-			waits: []func(time.Duration) bool{exactly(5 * time.Second), exactly(5 * time.Second), exactly(5 * time.Second), exactly(5 * time.Second)},
+			waits: []plannrtest.WaitCheck{plannrtest.Exactly(5 * time.Second), plannrtest.Exactly(5 * time.Second), plannrtest.Exactly(5 * time.Second), plannrtest.Exactly(5 * time.Second)},
 			check: both(isRetryError(5), func(t *testing.T, err error) {
 				var re *plannr.RetryError
 				var rl *plannr.RateLimitError
@@ -204,54 +128,54 @@ func TestFaultsAreRetriedOrReported(t *testing.T) {
 			name:  "503 then success",
 			fault: sandbox.Fault{Status: 503, Body: `{"message":"Service Unavailable"}`},
 			call:  list, method: "GET", path: rsListPath, attempts: 2,
-			waits: []func(time.Duration) bool{between(500 * time.Millisecond)},
+			waits: []plannrtest.WaitCheck{plannrtest.Between(500 * time.Millisecond)},
 		},
 		{
 			name:  "503 with Retry-After",
 			fault: sandbox.Fault{Status: 503, Body: `{"message":"Down for maintenance"}`, Header: retryAfter("2")},
 			call:  list, method: "GET", path: rsListPath, attempts: 2,
-			waits: []func(time.Duration) bool{exactly(2 * time.Second)},
+			waits: []plannrtest.WaitCheck{plannrtest.Exactly(2 * time.Second)},
 		},
 		{
 			name:  "504 then success",
 			fault: sandbox.Fault{Status: 504, Body: ``, ContentType: "text/plain"},
 			call:  list, method: "GET", path: rsListPath, attempts: 2,
-			waits: []func(time.Duration) bool{between(500 * time.Millisecond)},
+			waits: []plannrtest.WaitCheck{plannrtest.Between(500 * time.Millisecond)},
 		},
 		{
 			name:  "HTML 502 that persists",
 			fault: sandbox.Fault{Status: 502, Body: html502, ContentType: "text/html", Times: 100},
 			call:  list, method: "GET", path: rsListPath, attempts: 5,
-			waits: []func(time.Duration) bool{between(500 * time.Millisecond), between(time.Second), between(2 * time.Second), between(4 * time.Second)},
+			waits: []plannrtest.WaitCheck{plannrtest.Between(500 * time.Millisecond), plannrtest.Between(time.Second), plannrtest.Between(2 * time.Second), plannrtest.Between(4 * time.Second)},
 			check: both(isRetryError(5), apiError(502, "HTML page")),
 		},
 		{
 			name:  "connection reset then success",
 			fault: sandbox.Fault{Reset: true},
 			call:  list, method: "GET", path: rsListPath, attempts: 2,
-			waits: []func(time.Duration) bool{between(500 * time.Millisecond)},
+			waits: []plannrtest.WaitCheck{plannrtest.Between(500 * time.Millisecond)},
 		},
 		{
 			name:   "connection reset that persists",
 			fault:  sandbox.Fault{Reset: true, Times: 100},
 			policy: func(p *plannr.RetryPolicy) { p.MaxRetries = 2 },
 			call:   list, method: "GET", path: rsListPath, attempts: 3,
-			waits: []func(time.Duration) bool{between(500 * time.Millisecond), between(time.Second)},
+			waits: []plannrtest.WaitCheck{plannrtest.Between(500 * time.Millisecond), plannrtest.Between(time.Second)},
 			check: isRetryError(3),
 		},
 		{
 			name:   "hang past the attempt timeout then success",
 			fault:  sandbox.Fault{Hang: true},
-			policy: func(p *plannr.RetryPolicy) { p.AttemptTimeout = rsHangTimeout },
+			policy: func(p *plannr.RetryPolicy) { p.AttemptTimeout = plannrtest.HangTimeout },
 			call:   list, method: "GET", path: rsListPath, attempts: 2, abandoned: 1,
-			waits: []func(time.Duration) bool{between(500 * time.Millisecond)},
+			waits: []plannrtest.WaitCheck{plannrtest.Between(500 * time.Millisecond)},
 		},
 		{
 			name:   "hang that persists",
 			fault:  sandbox.Fault{Hang: true, Times: 100},
-			policy: func(p *plannr.RetryPolicy) { p.MaxRetries, p.AttemptTimeout = 1, rsHangTimeout },
+			policy: func(p *plannr.RetryPolicy) { p.MaxRetries, p.AttemptTimeout = 1, plannrtest.HangTimeout },
 			call:   list, method: "GET", path: rsListPath, attempts: 2, abandoned: 2,
-			waits: []func(time.Duration) bool{between(500 * time.Millisecond)},
+			waits: []plannrtest.WaitCheck{plannrtest.Between(500 * time.Millisecond)},
 			check: both(isRetryError(2), func(t *testing.T, err error) {
 				var te *plannr.AttemptTimeoutError
 				if !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &te) {
@@ -263,7 +187,7 @@ func TestFaultsAreRetriedOrReported(t *testing.T) {
 			name:  "truncated JSON body then success",
 			fault: sandbox.Fault{Truncate: true, Body: `{"data":[{"uuid":"8ef67ca5-483a`},
 			call:  list, method: "GET", path: rsListPath, attempts: 2,
-			waits: []func(time.Duration) bool{between(500 * time.Millisecond)},
+			waits: []plannrtest.WaitCheck{plannrtest.Between(500 * time.Millisecond)},
 		},
 		{
 			name:  "empty 500 body is not retried",
@@ -308,7 +232,7 @@ func TestFaultsAreRetriedOrReported(t *testing.T) {
 			name:  "rename 503 then success",
 			fault: sandbox.Fault{Status: 503, Body: `{"message":"Service Unavailable"}`},
 			call:  rename("Fundment (main)"), method: "PUT", path: rsConnPath, attempts: 2,
-			waits: []func(time.Duration) bool{between(500 * time.Millisecond)},
+			waits: []plannrtest.WaitCheck{plannrtest.Between(500 * time.Millisecond)},
 		},
 		{
 			name:  "delete 503 is not retried",
@@ -320,7 +244,7 @@ func TestFaultsAreRetriedOrReported(t *testing.T) {
 			name:  "delete 429 is retried",
 			fault: sandbox.Fault{Status: 429, Body: `{"message":"Too Many Attempts."}`, Header: retryAfter("1")},
 			call:  del, method: "DELETE", path: rsConnPath, attempts: 2,
-			waits: []func(time.Duration) bool{exactly(time.Second)},
+			waits: []plannrtest.WaitCheck{plannrtest.Exactly(time.Second)},
 		},
 		{
 			name:   "retries off",
@@ -338,16 +262,16 @@ func TestFaultsAreRetriedOrReported(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			policy := rsPolicy()
+			policy := plannrtest.RetryPolicy()
 			if tt.policy != nil {
 				tt.policy(&policy)
 			}
-			env := newRSEnvAt(t, start, plannr.WithRetry(policy))
+			env := plannrtest.NewEnv(t, start, plannr.WithRetry(policy))
 			fault := tt.fault
 			fault.Method, fault.Path = tt.method, tt.path
-			env.fake.Inject(fault)
+			env.Fake.Inject(fault)
 
-			err := tt.call(t.Context(), env.client)
+			err := tt.call(t.Context(), env.Client)
 
 			if tt.check == nil && err != nil {
 				t.Fatalf("call failed: %v", err)
@@ -358,23 +282,15 @@ func TestFaultsAreRetriedOrReported(t *testing.T) {
 				}
 				tt.check(t, err)
 			}
-			if got := env.fake.Count(tt.method, tt.path); got != tt.attempts {
+			if got := env.Fake.Count(tt.method, tt.path); got != tt.attempts {
 				t.Errorf("the fake saw %d attempts, want %d", got, tt.attempts)
 			}
-			sleeps := env.clock.Sleeps()
-			if len(sleeps) != len(tt.waits) {
-				t.Fatalf("waits = %v, want %d of them", sleeps, len(tt.waits))
-			}
-			for i, ok := range tt.waits {
-				if !ok(sleeps[i]) {
-					t.Errorf("wait %d = %s, out of range (all: %v)", i+1, sleeps[i], sleeps)
-				}
-			}
+			plannrtest.CheckWaits(t, env.Clock.Sleeps(), tt.waits)
 			if tt.abandoned > 0 {
 				ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 				defer cancel()
-				if err := env.fake.Wait(ctx, func() bool { return len(env.fake.Abandoned()) == tt.abandoned }); err != nil {
-					t.Errorf("the fake saw %d hung requests abandoned, want %d", len(env.fake.Abandoned()), tt.abandoned)
+				if err := env.Fake.Wait(ctx, func() bool { return len(env.Fake.Abandoned()) == tt.abandoned }); err != nil {
+					t.Errorf("the fake saw %d hung requests abandoned, want %d", len(env.Fake.Abandoned()), tt.abandoned)
 				}
 			}
 		})
@@ -383,22 +299,22 @@ func TestFaultsAreRetriedOrReported(t *testing.T) {
 
 func TestRetriedRenameChangesTheStoreOnce(t *testing.T) {
 	env := newRSEnv(t)
-	env.fake.Inject(sandbox.Fault{Method: "PUT", Path: rsConnPath, Status: 503, Body: `{"message":"Service Unavailable"}`})
+	env.Fake.Inject(sandbox.Fault{Method: "PUT", Path: rsConnPath, Status: 503, Body: `{"message":"Service Unavailable"}`})
 
-	conn, err := env.client.RenameOAuthConnection(t.Context(), rsUUID, "Fundment (main)")
+	conn, err := env.Client.RenameOAuthConnection(t.Context(), rsUUID, "Fundment (main)")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if conn.Label != "Fundment (main)" {
 		t.Errorf("answer's label = %q", conn.Label)
 	}
-	if n := env.fake.Changes(rsUUID); n != 1 {
+	if n := env.Fake.Changes(rsUUID); n != 1 {
 		t.Errorf("the fake's store changed %d times, want exactly 1", n)
 	}
-	if rec, _ := env.fake.Connection(rsUUID); rec.Label != "Fundment (main)" {
+	if rec, _ := env.Fake.Connection(rsUUID); rec.Label != "Fundment (main)" {
 		t.Errorf("stored label = %q", rec.Label)
 	}
-	reqs := env.fake.Requests()
+	reqs := env.Fake.Requests()
 	if len(reqs) != 2 {
 		t.Fatalf("the fake saw %d requests, want 2", len(reqs))
 	}
@@ -415,28 +331,28 @@ func TestRetriedRenameChangesTheStoreOnce(t *testing.T) {
 func TestRenameRejectedWith422IsSentOnce(t *testing.T) {
 	env := newRSEnv(t)
 	// The fake's own validation answers 422 for a blank label.
-	_, err := env.client.RenameOAuthConnection(t.Context(), rsUUID, "   ")
+	_, err := env.Client.RenameOAuthConnection(t.Context(), rsUUID, "   ")
 	var e *plannr.ErrorResponse
 	if !errors.As(err, &e) || e.StatusCode != http.StatusUnprocessableEntity {
 		t.Fatalf("error = %v, want a 422", err)
 	}
-	if n := env.fake.Count("PUT", rsConnPath); n != 1 {
+	if n := env.Fake.Count("PUT", rsConnPath); n != 1 {
 		t.Errorf("the fake saw %d renames, want 1: a 422 is never retried", n)
 	}
-	if n := env.fake.Changes(rsUUID); n != 0 {
+	if n := env.Fake.Changes(rsUUID); n != 0 {
 		t.Errorf("the store changed %d times, want 0", n)
 	}
-	if len(env.clock.Sleeps()) != 0 {
-		t.Errorf("waits = %v, want none", env.clock.Sleeps())
+	if len(env.Clock.Sleeps()) != 0 {
+		t.Errorf("waits = %v, want none", env.Clock.Sleeps())
 	}
 }
 
 func TestRetryAfterPastTheDeadlineIsNotWaited(t *testing.T) {
 	env := newRSEnv(t, plannr.WithTimeout(30*time.Second))
-	env.fake.Inject(sandbox.Fault{Method: "GET", Path: rsListPath, Status: 429,
+	env.Fake.Inject(sandbox.Fault{Method: "GET", Path: rsListPath, Status: 429,
 		Body: `{"message":"Too Many Attempts."}`, Header: http.Header{"Retry-After": {"120"}}})
 
-	_, err := env.client.ListOAuthConnections(t.Context())
+	_, err := env.Client.ListOAuthConnections(t.Context())
 	var rl *plannr.RateLimitError
 	if !errors.As(err, &rl) || rl.RetryAfter != 2*time.Minute {
 		t.Fatalf("error = %v, want a RateLimitError asking for 2m", err)
@@ -445,85 +361,71 @@ func TestRetryAfterPastTheDeadlineIsNotWaited(t *testing.T) {
 	if errors.As(err, &re) {
 		t.Errorf("error = %v: nothing was retried, so it must not be a RetryError", err)
 	}
-	if n := env.fake.Count("GET", rsListPath); n != 1 {
+	if n := env.Fake.Count("GET", rsListPath); n != 1 {
 		t.Errorf("the fake saw %d attempts, want 1", n)
 	}
-	if s := env.clock.Sleeps(); len(s) != 0 {
+	if s := env.Clock.Sleeps(); len(s) != 0 {
 		t.Errorf("waits = %v, want none", s)
 	}
 }
 
 func TestCancelStopsTheUpstreamRequest(t *testing.T) {
 	env := newRSEnv(t, plannr.WithRetry(plannr.DefaultRetryPolicy()))
-	env.fake.Inject(sandbox.Fault{Method: "GET", Path: rsListPath, Hang: true})
+	env.Fake.Inject(sandbox.Fault{Method: "GET", Path: rsListPath, Hang: true})
 	guard, stop := context.WithTimeout(t.Context(), 5*time.Second)
 	defer stop()
 
 	ctx, cancel := context.WithCancel(guard)
 	done := make(chan error, 1)
 	go func() {
-		_, err := env.client.ListOAuthConnections(ctx)
+		_, err := env.Client.ListOAuthConnections(ctx)
 		done <- err
 	}()
-	if err := env.fake.Wait(guard, func() bool { return env.fake.Count("GET", rsListPath) == 1 }); err != nil {
+	if err := env.Fake.Wait(guard, func() bool { return env.Fake.Count("GET", rsListPath) == 1 }); err != nil {
 		t.Fatal("the request never reached the fake")
 	}
 	cancel()
-	select {
-	case err := <-done:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("error = %v, want context.Canceled", err)
-		}
-	case <-guard.Done():
-		t.Fatal("the call did not return after its context was cancelled")
-	}
-	if err := env.fake.Wait(guard, func() bool { return len(env.fake.Abandoned()) == 1 }); err != nil {
+	awaitCancelled(t, done, guard)
+	if err := env.Fake.Wait(guard, func() bool { return len(env.Fake.Abandoned()) == 1 }); err != nil {
 		t.Fatal("the fake never saw the client go away")
 	}
-	if n := env.fake.Count("GET", rsListPath); n != 1 {
+	if n := env.Fake.Count("GET", rsListPath); n != 1 {
 		t.Errorf("the fake saw %d attempts, want 1: a cancelled call is not retried", n)
 	}
 }
 
 func TestCancelDuringABackoffWait(t *testing.T) {
-	clock := newStepClock(time.Now())
+	clock := plannrtest.NewStepClock(time.Now())
 	env := newRSEnv(t, plannr.WithClock(clock))
-	env.fake.Inject(sandbox.Fault{Method: "GET", Path: rsListPath, Status: 503, Body: `{"message":"Service Unavailable"}`, Times: 100})
+	env.Fake.Inject(sandbox.Fault{Method: "GET", Path: rsListPath, Status: 503, Body: `{"message":"Service Unavailable"}`, Times: 100})
 	guard, stop := context.WithTimeout(t.Context(), 5*time.Second)
 	defer stop()
 
 	ctx, cancel := context.WithCancel(guard)
 	done := make(chan error, 1)
 	go func() {
-		_, err := env.client.ListOAuthConnections(ctx)
+		_, err := env.Client.ListOAuthConnections(ctx)
 		done <- err
 	}()
-	if err := clock.waitFor(guard, func() bool { return clock.sleeping() == 1 }); err != nil {
+	if err := clock.WaitFor(guard, func() bool { return clock.Sleeping() == 1 }); err != nil {
 		t.Fatal("the client never started waiting to retry")
 	}
 	cancel()
-	select {
-	case err := <-done:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("error = %v, want context.Canceled", err)
-		}
-	case <-guard.Done():
-		t.Fatal("the call did not return after its context was cancelled")
-	}
-	if n := env.fake.Count("GET", rsListPath); n != 1 {
+	awaitCancelled(t, done, guard)
+	if n := env.Fake.Count("GET", rsListPath); n != 1 {
 		t.Errorf("the fake saw %d attempts, want 1", n)
 	}
 }
 
 func TestLogsRecordAttemptsButNoSecrets(t *testing.T) {
 	env := newRSEnv(t)
-	env.fake.Inject(sandbox.Fault{Method: "PUT", Path: rsConnPath, Status: 503, Body: `{"message":"Service Unavailable"}`})
+	env.Fake.Inject(sandbox.Fault{Method: "PUT", Path: rsConnPath, Status: 503, Body: `{"message":"Service Unavailable"}`})
 	const label = "Secret-ish label 12345"
-	if _, err := env.client.RenameOAuthConnection(t.Context(), rsUUID, label); err != nil {
+	if _, err := env.Client.RenameOAuthConnection(t.Context(), rsUUID, label); err != nil {
 		t.Fatal(err)
 	}
-	logs := env.logs.String()
-	wait := env.clock.Sleeps()[0]
+	logs := env.Logs.String()
+	wait := env.Clock.Sleeps()[0]
 	for _, want := range []string{
 		"method=PUT", "path=" + rsConnPath, "attempt=1", "status=503", "wait=" + wait.String(), "attempt=2", "status=200",
 	} {
@@ -547,9 +449,9 @@ func TestWithRetryRejectsNegativeValues(t *testing.T) {
 
 func TestAHangPastTheCallTimeoutWithoutRetries(t *testing.T) {
 	env := newRSEnv(t, plannr.WithRetry(plannr.RetryPolicy{MaxRetries: 3}), plannr.WithTimeout(300*time.Millisecond))
-	env.fake.Inject(sandbox.Fault{Method: "GET", Path: rsListPath, Hang: true})
+	env.Fake.Inject(sandbox.Fault{Method: "GET", Path: rsListPath, Hang: true})
 
-	_, err := env.client.ListOAuthConnections(t.Context())
+	_, err := env.Client.ListOAuthConnections(t.Context())
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("error = %v, want context.DeadlineExceeded", err)
 	}
@@ -557,12 +459,26 @@ func TestAHangPastTheCallTimeoutWithoutRetries(t *testing.T) {
 	if errors.As(err, &re) {
 		t.Errorf("error = %v: the only attempt ran out the call's time, so nothing was retried", err)
 	}
-	if n := env.fake.Count("GET", rsListPath); n != 1 {
+	if n := env.Fake.Count("GET", rsListPath); n != 1 {
 		t.Errorf("the fake saw %d attempts, want 1", n)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
-	if err := env.fake.Wait(ctx, func() bool { return len(env.fake.Abandoned()) == 1 }); err != nil {
+	if err := env.Fake.Wait(ctx, func() bool { return len(env.Fake.Abandoned()) == 1 }); err != nil {
 		t.Error("the fake never saw the client give up on the hung request")
+	}
+}
+
+// awaitCancelled fails t unless the call reporting on done ends with
+// context.Canceled before guard ends.
+func awaitCancelled(t *testing.T, done <-chan error, guard context.Context) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("error = %v, want context.Canceled", err)
+		}
+	case <-guard.Done():
+		t.Fatal("the call did not return after its context was cancelled")
 	}
 }

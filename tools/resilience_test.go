@@ -29,50 +29,24 @@ const (
 	faultConnPath = faultListPath + "/" + faultUUID
 )
 
-// faultEnv is the fake Plannr, a client on a virtual clock and an MCP client
-// talking in process to the toolset's server.
+// faultEnv is the fake Plannr and client of plannrtest.Env, and an MCP
+// client talking in process to the toolset's server.
 type faultEnv struct {
-	fake  *sandbox.Server
-	clock *plannrtest.Clock
-	mcp   *client.Client
+	*plannrtest.Env
+	mcp *client.Client
 }
-
-// faultPolicy is the default retry policy with an attempt timeout long
-// enough that no attempt times out by accident on a loaded machine; rows
-// with a Hang fault use faultHangTimeout instead.
-func faultPolicy() plannr.RetryPolicy {
-	p := plannr.DefaultRetryPolicy()
-	p.AttemptTimeout = time.Minute
-	return p
-}
-
-// faultHangTimeout is the real attempt timeout for hang faults: short, so
-// the tests stay quick, but far longer than a local request that answers.
-const faultHangTimeout = time.Second
 
 func newFaultEnv(t *testing.T, start time.Time, opts ...plannr.Option) *faultEnv {
 	t.Helper()
-	clock := plannrtest.NewClock(start)
-	fake := sandbox.New(sandbox.WithClock(clock.Now), sandbox.WithRateLimit(0))
-	srv := httptest.NewServer(fake)
-	t.Cleanup(srv.Close)
-	api, err := plannr.NewClient(auth.PersonalAccessToken(sandbox.SandboxToken), append([]plannr.Option{
-		plannr.WithBaseURL(srv.URL),
-		plannr.WithClock(clock),
-		plannr.WithRetry(faultPolicy()),
-		plannr.WithRateLimit(plannr.RateLimit{}),
-	}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	toolset := tools.NewToolset(api, tools.Options{Now: clock.Now})
+	env := plannrtest.NewEnv(t, start, opts...)
+	toolset := tools.NewToolset(env.Client, tools.Options{Now: env.Clock.Now})
 	c, err := client.NewInProcessClient(toolset.NewServer(tools.ServerConfig{Version: "test"}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
 	faultInitialize(t, c)
-	return &faultEnv{fake: fake, clock: clock, mcp: c}
+	return &faultEnv{Env: env, mcp: c}
 }
 
 func faultInitialize(t *testing.T, c *client.Client) {
@@ -104,14 +78,6 @@ func (e *faultEnv) call(t *testing.T, name string, args map[string]any) (string,
 	return mcp.GetTextFromContent(res.Content[0]), res.IsError
 }
 
-type waitCheck func(time.Duration) bool
-
-func waitBetween(ceiling time.Duration) waitCheck {
-	return func(d time.Duration) bool { return d >= ceiling/2 && d <= ceiling }
-}
-
-func waitOf(want time.Duration) waitCheck { return func(d time.Duration) bool { return d == want } }
-
 func TestToolCallsUnderFaults(t *testing.T) {
 	start := time.Now().Truncate(time.Second)
 	tooMany := `{"message":"Too Many Attempts."}`
@@ -130,7 +96,7 @@ func TestToolCallsUnderFaults(t *testing.T) {
 		method    string
 		path      string
 		attempts  int
-		waits     []waitCheck
+		waits     []plannrtest.WaitCheck
 		abandoned int
 		isError   bool
 		// message is a regular expression the tool's text must match.
@@ -140,21 +106,21 @@ func TestToolCallsUnderFaults(t *testing.T) {
 			name:  "429 with Retry-After in seconds",
 			fault: sandbox.Fault{Status: 429, Body: tooMany, Header: retryAfter("3")},
 			tool:  "list_oauth_connections", args: listArgs, method: "GET", path: faultListPath,
-			attempts: 2, waits: []waitCheck{waitOf(3 * time.Second)},
+			attempts: 2, waits: []plannrtest.WaitCheck{plannrtest.Exactly(3 * time.Second)},
 			message: listed,
 		},
 		{
 			name:  "429 with Retry-After as an HTTP date",
 			fault: sandbox.Fault{Status: 429, Body: tooMany, Header: retryAfter(start.Add(4 * time.Second).UTC().Format(http.TimeFormat))},
 			tool:  "list_oauth_connections", args: listArgs, method: "GET", path: faultListPath,
-			attempts: 2, waits: []waitCheck{waitOf(4 * time.Second)},
+			attempts: 2, waits: []plannrtest.WaitCheck{plannrtest.Exactly(4 * time.Second)},
 			message: listed,
 		},
 		{
 			name:  "429 that does not lift",
 			fault: sandbox.Fault{Status: 429, Body: tooMany, Header: retryAfter("5"), Times: 100},
 			tool:  "list_oauth_connections", args: listArgs, method: "GET", path: faultListPath,
-			attempts: 5, waits: []waitCheck{waitOf(5 * time.Second), waitOf(5 * time.Second), waitOf(5 * time.Second), waitOf(5 * time.Second)},
+			attempts: 5, waits: []plannrtest.WaitCheck{plannrtest.Exactly(5 * time.Second), plannrtest.Exactly(5 * time.Second), plannrtest.Exactly(5 * time.Second), plannrtest.Exactly(5 * time.Second)},
 			isError: true,
 			message: `^Plannr rate-limited us \(429 Too Many Attempts\); retried 4 times over 20 s; try again in 5 s, and do not retry in a loop\.$`,
 		},
@@ -162,14 +128,14 @@ func TestToolCallsUnderFaults(t *testing.T) {
 			name:  "503 then success",
 			fault: sandbox.Fault{Status: 503, Body: unavailable},
 			tool:  "list_oauth_connections", args: listArgs, method: "GET", path: faultListPath,
-			attempts: 2, waits: []waitCheck{waitBetween(500 * time.Millisecond)},
+			attempts: 2, waits: []plannrtest.WaitCheck{plannrtest.Between(500 * time.Millisecond)},
 			message: listed,
 		},
 		{
 			name:  "connection reset then success",
 			fault: sandbox.Fault{Reset: true},
 			tool:  "list_oauth_connections", args: listArgs, method: "GET", path: faultListPath,
-			attempts: 2, waits: []waitCheck{waitBetween(500 * time.Millisecond)},
+			attempts: 2, waits: []plannrtest.WaitCheck{plannrtest.Between(500 * time.Millisecond)},
 			message: listed,
 		},
 		{
@@ -177,7 +143,7 @@ func TestToolCallsUnderFaults(t *testing.T) {
 			fault:   sandbox.Fault{Reset: true, Times: 100},
 			retries: 2,
 			tool:    "list_oauth_connections", args: listArgs, method: "GET", path: faultListPath,
-			attempts: 3, waits: []waitCheck{waitBetween(500 * time.Millisecond), waitBetween(time.Second)},
+			attempts: 3, waits: []plannrtest.WaitCheck{plannrtest.Between(500 * time.Millisecond), plannrtest.Between(time.Second)},
 			isError: true,
 			message: `^The connection to Plannr kept failing \((connection reset|the connection closed before an answer)\); retried twice over [0-9.]+ s\. Check the network, then try again in a minute\.$`,
 		},
@@ -185,7 +151,7 @@ func TestToolCallsUnderFaults(t *testing.T) {
 			name:  "hang past the attempt timeout then success",
 			fault: sandbox.Fault{Hang: true},
 			tool:  "list_oauth_connections", args: listArgs, method: "GET", path: faultListPath,
-			attempts: 2, waits: []waitCheck{waitBetween(500 * time.Millisecond)}, abandoned: 1,
+			attempts: 2, waits: []plannrtest.WaitCheck{plannrtest.Between(500 * time.Millisecond)}, abandoned: 1,
 			message: listed,
 		},
 		{
@@ -193,7 +159,7 @@ func TestToolCallsUnderFaults(t *testing.T) {
 			fault:   sandbox.Fault{Hang: true, Times: 100},
 			retries: 1,
 			tool:    "list_oauth_connections", args: listArgs, method: "GET", path: faultListPath,
-			attempts: 2, waits: []waitCheck{waitBetween(500 * time.Millisecond)}, abandoned: 2,
+			attempts: 2, waits: []plannrtest.WaitCheck{plannrtest.Between(500 * time.Millisecond)}, abandoned: 2,
 			isError: true,
 			message: `^Plannr did not answer in time; retried once over [0-9.]+ s\. It may be slow or unreachable; try again in a minute\.$`,
 		},
@@ -202,7 +168,7 @@ func TestToolCallsUnderFaults(t *testing.T) {
 			fault: sandbox.Fault{Status: 502, ContentType: "text/html", Times: 100,
 				Body: "<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1><p>nginx</p></body></html>"},
 			tool: "list_oauth_connections", args: listArgs, method: "GET", path: faultListPath,
-			attempts: 5, waits: []waitCheck{waitBetween(500 * time.Millisecond), waitBetween(time.Second), waitBetween(2 * time.Second), waitBetween(4 * time.Second)},
+			attempts: 5, waits: []plannrtest.WaitCheck{plannrtest.Between(500 * time.Millisecond), plannrtest.Between(time.Second), plannrtest.Between(2 * time.Second), plannrtest.Between(4 * time.Second)},
 			isError: true,
 			message: `^Plannr had a server error \(502 Bad Gateway\); retried 4 times over [0-9.]+ s\. Plannr said: "the answer was an HTML page, not JSON \(often a proxy or gateway error page\)"\. This is usually temporary; try again in a minute\.$`,
 		},
@@ -218,7 +184,7 @@ func TestToolCallsUnderFaults(t *testing.T) {
 			name:  "truncated JSON body then success",
 			fault: sandbox.Fault{Truncate: true, Body: `{"data":[{"uuid":"8ef67ca5-48`},
 			tool:  "list_oauth_connections", args: listArgs, method: "GET", path: faultListPath,
-			attempts: 2, waits: []waitCheck{waitBetween(500 * time.Millisecond)},
+			attempts: 2, waits: []plannrtest.WaitCheck{plannrtest.Between(500 * time.Millisecond)},
 			message: listed,
 		},
 		{
@@ -226,7 +192,7 @@ func TestToolCallsUnderFaults(t *testing.T) {
 			fault:   sandbox.Fault{Truncate: true, Body: `{"data":[{"uuid":"8ef67ca5-48`, Times: 100},
 			retries: 1,
 			tool:    "list_oauth_connections", args: listArgs, method: "GET", path: faultListPath,
-			attempts: 2, waits: []waitCheck{waitBetween(500 * time.Millisecond)},
+			attempts: 2, waits: []plannrtest.WaitCheck{plannrtest.Between(500 * time.Millisecond)},
 			isError: true,
 			message: `^The connection to Plannr kept failing \(the answer was cut off\); retried once over [0-9.]+ s\.`,
 		},
@@ -250,14 +216,14 @@ func TestToolCallsUnderFaults(t *testing.T) {
 			name:  "rename 503 then success",
 			fault: sandbox.Fault{Status: 503, Body: unavailable},
 			tool:  "rename_oauth_connection", args: renameArgs, method: "PUT", path: faultConnPath,
-			attempts: 2, waits: []waitCheck{waitBetween(500 * time.Millisecond)},
+			attempts: 2, waits: []plannrtest.WaitCheck{plannrtest.Between(500 * time.Millisecond)},
 			message: `^Renamed the connection to "Fundment \(main\)"\.`,
 		},
 		{
 			name:  "rename 503 that persists",
 			fault: sandbox.Fault{Status: 503, Body: unavailable, Times: 100}, retries: 1,
 			tool: "rename_oauth_connection", args: renameArgs, method: "PUT", path: faultConnPath,
-			attempts: 2, waits: []waitCheck{waitBetween(500 * time.Millisecond)},
+			attempts: 2, waits: []plannrtest.WaitCheck{plannrtest.Between(500 * time.Millisecond)},
 			isError: true,
 			message: `^Plannr had a server error \(503 Service Unavailable\); retried once over [0-9.]+ s\. Plannr said: "Service Unavailable"\. This is usually temporary; try again in a minute\. The connection may or may not have been renamed: call list_oauth_connections to check before trying again\.$`,
 		},
@@ -273,17 +239,17 @@ func TestToolCallsUnderFaults(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			policy := faultPolicy()
+			policy := plannrtest.RetryPolicy()
 			if tt.retries > 0 {
 				policy.MaxRetries = tt.retries
 			}
 			if tt.fault.Hang {
-				policy.AttemptTimeout = faultHangTimeout
+				policy.AttemptTimeout = plannrtest.HangTimeout
 			}
 			env := newFaultEnv(t, start, plannr.WithRetry(policy))
 			fault := tt.fault
 			fault.Method, fault.Path = tt.method, tt.path
-			env.fake.Inject(fault)
+			env.Fake.Inject(fault)
 
 			text, isError := env.call(t, tt.tool, tt.args)
 
@@ -293,23 +259,15 @@ func TestToolCallsUnderFaults(t *testing.T) {
 			if !regexp.MustCompile(tt.message).MatchString(text) {
 				t.Errorf("text = %q\nwant a match for %q", text, tt.message)
 			}
-			if n := env.fake.Count(tt.method, tt.path); n != tt.attempts {
+			if n := env.Fake.Count(tt.method, tt.path); n != tt.attempts {
 				t.Errorf("the fake saw %d attempts, want %d", n, tt.attempts)
 			}
-			sleeps := env.clock.Sleeps()
-			if len(sleeps) != len(tt.waits) {
-				t.Fatalf("waits = %v, want %d of them", sleeps, len(tt.waits))
-			}
-			for i, ok := range tt.waits {
-				if !ok(sleeps[i]) {
-					t.Errorf("wait %d = %s, out of range (all: %v)", i+1, sleeps[i], sleeps)
-				}
-			}
+			plannrtest.CheckWaits(t, env.Clock.Sleeps(), tt.waits)
 			if tt.abandoned > 0 {
 				ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 				defer cancel()
-				if err := env.fake.Wait(ctx, func() bool { return len(env.fake.Abandoned()) == tt.abandoned }); err != nil {
-					t.Errorf("the fake saw %d requests abandoned, want %d", len(env.fake.Abandoned()), tt.abandoned)
+				if err := env.Fake.Wait(ctx, func() bool { return len(env.Fake.Abandoned()) == tt.abandoned }); err != nil {
+					t.Errorf("the fake saw %d requests abandoned, want %d", len(env.Fake.Abandoned()), tt.abandoned)
 				}
 			}
 			if tt.method == "PUT" {
@@ -317,7 +275,7 @@ func TestToolCallsUnderFaults(t *testing.T) {
 				if !tt.isError {
 					want = 1
 				}
-				if n := env.fake.Changes(faultUUID); n != want {
+				if n := env.Fake.Changes(faultUUID); n != want {
 					t.Errorf("the fake's store changed %d times, want %d", n, want)
 				}
 			}
@@ -335,7 +293,7 @@ func TestToolCallHeldBackByTheRateLimiter(t *testing.T) {
 	if !isError || !want.MatchString(text) {
 		t.Errorf("second call: isError=%v text=%q", isError, text)
 	}
-	if n := env.fake.Count("GET", faultListPath); n != 1 {
+	if n := env.Fake.Count("GET", faultListPath); n != 1 {
 		t.Errorf("the fake saw %d requests, want 1", n)
 	}
 }

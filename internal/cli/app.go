@@ -89,6 +89,20 @@ func (e *runEnv) newApp(ctx context.Context, cfg *config) (*app, error) {
 	}, nil
 }
 
+// wired parses a command that takes no positional arguments and wires its
+// app; the caller closes it.
+func (e *runEnv) wired(ctx context.Context, name string, args []string, groups []group) (*config, *app, error) {
+	cfg, err := e.parseFlagsOnly(name, args, groups)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := e.newApp(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, a, nil
+}
+
 // toolsetOptions are the toolset's options from cfg's toolset group.
 func toolsetOptions(cfg *config, credentialHelp string, logger *slog.Logger) tools.Options {
 	return tools.Options{

@@ -128,14 +128,7 @@ func (e *runEnv) logout(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	lctx, cancel := context.WithTimeout(ctx, auth.DefaultLockTimeout)
-	defer cancel()
-	unlock, err := store.Lock(lctx)
-	if err != nil {
-		return fmt.Errorf("logging out: %w", err)
-	}
-	removed, err := store.Remove()
-	unlock()
+	removed, err := store.RemoveLocked(ctx)
 	if err != nil {
 		return err
 	}

@@ -113,11 +113,7 @@ func (e *runEnv) call(ctx context.Context, args []string) error {
 // accounts prints the accounts the configured credential can act for, so a
 // person can set PLANNR_ACCOUNT_UUID to the right one.
 func (e *runEnv) accounts(ctx context.Context, args []string) error {
-	cfg, err := e.parseFlagsOnly("accounts", args, callGroups())
-	if err != nil {
-		return err
-	}
-	a, err := e.newApp(ctx, cfg)
+	_, a, err := e.wired(ctx, "accounts", args, callGroups())
 	if err != nil {
 		return err
 	}
@@ -134,14 +130,7 @@ func (e *runEnv) accounts(ctx context.Context, args []string) error {
 	w := tabwriter.NewWriter(e.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "NAME\tTYPE\tACCOUNT UUID\t")
 	for _, acct := range accounts {
-		var marks []string
-		if acct.Preferred {
-			marks = append(marks, "preferred")
-		}
-		if acct.Configured {
-			marks = append(marks, "configured")
-		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", untrusted.Text(acct.Name), untrusted.Text(acct.Type), acct.AccountUUID, strings.Join(marks, ", "))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", untrusted.Text(acct.Name), untrusted.Text(acct.Type), acct.AccountUUID, strings.Join(acct.Marks(), ", "))
 	}
 	if err := w.Flush(); err != nil {
 		return err

@@ -22,11 +22,7 @@ const clientTokenHelp = "Set PLANNR_MCP_AUTH_TOKENS (comma-separated) or --auth-
 // over HTTP until a signal arrives. Either way, calls in flight may finish
 // within the shutdown timeout.
 func (e *runEnv) serve(ctx context.Context, args []string) error {
-	cfg, err := e.parseFlagsOnly("serve", args, serveGroups())
-	if err != nil {
-		return err
-	}
-	a, err := e.newApp(ctx, cfg)
+	cfg, a, err := e.wired(ctx, "serve", args, serveGroups())
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,6 @@
 package httpserve
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,9 +11,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/plannr-mcp/plannr-mcp/plannr/plannrtest"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -37,31 +37,13 @@ const (
 	legacy = "2025-11-25"
 )
 
-// logBuffer collects a server's logs for a test to inspect.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // testServer is a Server serving the real tools, backed by a fake Plannr,
 // on a loopback port.
 type testServer struct {
 	*Server
 	url  string
 	fake *sandbox.Server
-	logs *logBuffer
+	logs *plannrtest.SyncBuffer
 	stop context.CancelFunc
 	done chan error
 }
@@ -80,7 +62,7 @@ func startServer(t testing.TB, cfg Config, fakeOpts ...sandbox.Option) *testServ
 	}
 	mcpServer := tools.NewToolset(client, tools.Options{}).NewServer(tools.ServerConfig{Version: "test"})
 
-	logs := &logBuffer{}
+	logs := &plannrtest.SyncBuffer{}
 	cfg.Addr = "127.0.0.1:0"
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s, err := New(mcpServer, cfg)
@@ -123,18 +105,6 @@ func (ts *testServer) shutdown() error {
 	}
 }
 
-// bearer adds a client token to every request.
-type bearer struct {
-	token string
-	base  http.RoundTripper
-}
-
-func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", "Bearer "+b.token)
-	return b.base.RoundTrip(r)
-}
-
 // connect opens an MCP session with the official Go SDK client.
 func connect(t testing.TB, url, token, version string) *sdk.ClientSession {
 	t.Helper()
@@ -154,7 +124,7 @@ func tryConnect(url, token, version string, base http.RoundTripper) (*sdk.Client
 	client := sdk.NewClient(&sdk.Implementation{Name: "httpserve-test", Version: "1"}, nil)
 	transport := &sdk.StreamableClientTransport{
 		Endpoint:   url,
-		HTTPClient: &http.Client{Transport: bearer{token: token, base: base}},
+		HTTPClient: &http.Client{Transport: plannrtest.Bearer{Token: token, Base: base}},
 		MaxRetries: -1,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -179,18 +179,6 @@ func New(mcpServer *server.MCPServer, cfg Config) (*Server, error) {
 	}
 	s.streams, s.stopStreams = context.WithCancel(context.Background())
 
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+HealthPath, health)
-	mux.Handle(Endpoint, http.HandlerFunc(s.serveMCP))
-	s.http = &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
-		ReadTimeout:       cfg.ReadTimeout,
-		IdleTimeout:       cfg.IdleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
-	}
-
 	opts := []server.StreamableHTTPOption{
 		server.WithEndpointPath(Endpoint),
 		server.WithStreamableHTTPLogger(slog.New(redactSessions{cfg.Logger.Handler()})),
@@ -204,6 +192,18 @@ func New(mcpServer *server.MCPServer, cfg Config) (*Server, error) {
 			server.WithSessionIdleTTL(cfg.SessionIdleTimeout))
 	}
 	s.streamable = server.NewStreamableHTTPServer(mcpServer, opts...)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+HealthPath, health)
+	mux.Handle(Endpoint, s.guard(s.streamable))
+	s.http = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+	}
+
 	return s, nil
 }
 

@@ -1,4 +1,4 @@
-package sandbox
+package sandbox_test
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/plannr-mcp/plannr-mcp/internal/sandbox"
 )
 
 func sandboxDo(t *testing.T, ctx context.Context, method, url, token, body string) (int, string, error) {
@@ -32,14 +34,14 @@ func sandboxDo(t *testing.T, ctx context.Context, method, url, token, body strin
 	return res.StatusCode, string(b), nil
 }
 
-func LoggedRequests(t *testing.T, url string) []LoggedRequest {
+func LoggedRequests(t *testing.T, url string) []sandbox.LoggedRequest {
 	t.Helper()
 	status, body, err := sandboxDo(t, context.Background(), http.MethodGet, url+"/_sandbox/requests", "", "")
 	if err != nil || status != http.StatusOK {
 		t.Fatalf("GET /_sandbox/requests: %d %v %s", status, err, body)
 	}
 	var out struct {
-		Requests []LoggedRequest `json:"requests"`
+		Requests []sandbox.LoggedRequest `json:"requests"`
 	}
 	if err := json.Unmarshal([]byte(body), &out); err != nil {
 		t.Fatalf("GET /_sandbox/requests: %v\n%s", err, body)
@@ -48,7 +50,7 @@ func LoggedRequests(t *testing.T, url string) []LoggedRequest {
 }
 
 func TestInspectionEndpoints(t *testing.T) {
-	running, err := Start(context.Background(), Config{Inspect: true})
+	running, err := sandbox.Start(context.Background(), sandbox.Config{Inspect: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +70,7 @@ func TestInspectionEndpoints(t *testing.T) {
 	}
 
 	got := LoggedRequests(t, url)
-	want := []LoggedRequest{
+	want := []sandbox.LoggedRequest{
 		{Method: "GET", Path: connections, Status: 200, State: "completed"},
 		{Method: "GET", Path: connections, Status: 401, State: "completed"},
 		{Method: "PUT", Path: connections + "/8ef67ca5-483a-4dfa-bfb9-ea282aa4ff2c", Status: 200, State: "completed"},

@@ -1,4 +1,4 @@
-package sandbox
+package sandbox_test
 
 import (
 	"encoding/json"
@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/plannr-mcp/plannr-mcp/internal/sandbox"
 )
 
 var hiddenInput = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
@@ -46,12 +48,12 @@ func submit(t *testing.T, base string, form url.Values) *http.Response {
 }
 
 func TestLoginPageSignsInEachUserAsThemselves(t *testing.T) {
-	fake, srv, _ := startOAuthFake(t, WithLoginPage(), WithUsers(SecondUser(time.Date(2026, 6, 8, 12, 0, 0, 0, time.UTC))))
-	for _, email := range []string{OwnerEmail, SecondUserEmail} {
+	fake, srv, _ := startOAuthFake(t, sandbox.WithLoginPage(), sandbox.WithUsers(sandbox.SecondUser(time.Date(2026, 6, 8, 12, 0, 0, 0, time.UTC))))
+	for _, email := range []string{sandbox.OwnerEmail, sandbox.SecondUserEmail} {
 		t.Run(email, func(t *testing.T) {
 			form := openLoginPage(t, srv.URL)
 			form.Set("email", email)
-			form.Set("password", DemoPassword)
+			form.Set("password", sandbox.DemoPassword)
 			form.Set("action", "approve")
 			resp := submit(t, srv.URL, form)
 			loc, _ := url.Parse(resp.Header.Get("Location"))
@@ -81,22 +83,22 @@ func TestLoginPageSignsInEachUserAsThemselves(t *testing.T) {
 			}
 		})
 	}
-	if own, other := fake.ConnectionsOf(OwnerEmail), fake.ConnectionsOf(SecondUserEmail); len(own) == 0 || len(other) == 0 || own[0].UUID == other[0].UUID {
+	if own, other := fake.ConnectionsOf(sandbox.OwnerEmail), fake.ConnectionsOf(sandbox.SecondUserEmail); len(own) == 0 || len(other) == 0 || own[0].UUID == other[0].UUID {
 		t.Error("the two users do not see different connections")
 	}
 }
 
 func TestLoginPageRefusals(t *testing.T) {
-	_, srv, _ := startOAuthFake(t, WithLoginPage())
+	_, srv, _ := startOAuthFake(t, sandbox.WithLoginPage())
 	form := openLoginPage(t, srv.URL)
-	form.Set("email", OwnerEmail)
+	form.Set("email", sandbox.OwnerEmail)
 	form.Set("password", "wrong")
 	form.Set("action", "approve")
 	if resp := submit(t, srv.URL, form); resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("Location") != "" {
 		t.Errorf("wrong password = %d, want the page again with 401", resp.StatusCode)
 	}
 	// That page has been used; it cannot be submitted again.
-	form.Set("password", DemoPassword)
+	form.Set("password", sandbox.DemoPassword)
 	if resp := submit(t, srv.URL, form); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("a used page = %d, want 400", resp.StatusCode)
 	}
@@ -111,8 +113,8 @@ func TestLoginPageRefusals(t *testing.T) {
 
 	form = openLoginPage(t, srv.URL)
 	form.Set("redirect_uri", "http://127.0.0.1:9999/elsewhere")
-	form.Set("email", OwnerEmail)
-	form.Set("password", DemoPassword)
+	form.Set("email", sandbox.OwnerEmail)
+	form.Set("password", sandbox.DemoPassword)
 	if resp := submit(t, srv.URL, form); resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("Location") != "" {
 		t.Errorf("a tampered redirect URI = %d to %q, want invalid_client and no redirect", resp.StatusCode, resp.Header.Get("Location"))
 	}

@@ -1,4 +1,4 @@
-package sandbox
+package sandbox_test
 
 import (
 	"crypto/sha256"
@@ -9,9 +9,12 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/plannr-mcp/plannr-mcp/internal/sandbox"
+
+	"github.com/plannr-mcp/plannr-mcp/plannr/plannrtest"
 )
 
 const (
@@ -21,33 +24,15 @@ const (
 	testVerifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 )
 
-// fakeClock is a settable clock shared by a test and the fake.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-func startOAuthFake(t *testing.T, opts ...Option) (*Server, *httptest.Server, *fakeClock) {
+func startOAuthFake(t *testing.T, opts ...sandbox.Option) (*sandbox.Server, *httptest.Server, *plannrtest.Clock) {
 	t.Helper()
-	clock := &fakeClock{now: time.Date(2026, 6, 8, 12, 0, 0, 0, time.UTC)}
-	opts = append([]Option{
-		WithClock(clock.Now),
-		WithRateLimit(0),
-		WithOAuthClient(OAuthClient{ID: testClientID, Secret: testSecret, RedirectURIs: []string{testRedirect}}),
+	clock := plannrtest.NewClock(time.Date(2026, 6, 8, 12, 0, 0, 0, time.UTC))
+	opts = append([]sandbox.Option{
+		sandbox.WithClock(clock.Now),
+		sandbox.WithRateLimit(0),
+		sandbox.WithOAuthClient(sandbox.OAuthClient{ID: testClientID, Secret: testSecret, RedirectURIs: []string{testRedirect}}),
 	}, opts...)
-	fake := New(opts...)
+	fake := sandbox.New(opts...)
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
 	return fake, srv, clock
@@ -255,7 +240,7 @@ func TestCodeIsSingleUseAndExpires(t *testing.T) {
 		t.Fatalf("second exchange: %d %v", got.status, got.body)
 	}
 	code = authorize(t, srv).Get("code")
-	clock.Advance(authCodeLifetime)
+	clock.Advance(10 * time.Minute) // an authorization code's lifetime
 	if got := postToken(t, srv, exchangeForm(code, nil)); got.status != 400 || got.body["hint"] != "Authorization code has expired" {
 		t.Fatalf("late exchange: %d %v", got.status, got.body)
 	}
@@ -264,17 +249,17 @@ func TestCodeIsSingleUseAndExpires(t *testing.T) {
 func TestRefreshRotatesAndRevokesTheOldPair(t *testing.T) {
 	tests := []struct {
 		name    string
-		style   RefreshErrorStyle
+		style   sandbox.RefreshErrorStyle
 		status  int
 		errCode string
 		message bool
 	}{
-		{"newer Passport", RefreshInvalidRequest, 401, "invalid_request", true},
-		{"older Passport", RefreshInvalidGrant, 400, "invalid_grant", false},
+		{"newer Passport", sandbox.RefreshInvalidRequest, 401, "invalid_request", true},
+		{"older Passport", sandbox.RefreshInvalidGrant, 400, "invalid_grant", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fake, srv, clock := startOAuthFake(t, WithRefreshErrorStyle(tt.style), WithTokenLifetimes(time.Minute, time.Hour))
+			fake, srv, clock := startOAuthFake(t, sandbox.WithRefreshErrorStyle(tt.style), sandbox.WithTokenLifetimes(time.Minute, time.Hour))
 			first := postToken(t, srv, exchangeForm(authorize(t, srv).Get("code"), nil))
 			access1, refresh1 := first.body["access_token"].(string), first.body["refresh_token"].(string)
 			if first.body["expires_in"] != float64(60) {
@@ -332,7 +317,7 @@ func TestRefreshRotatesAndRevokesTheOldPair(t *testing.T) {
 func TestRevocationHelpers(t *testing.T) {
 	fake, srv, _ := startOAuthFake(t)
 	access, refresh, expiresIn, err := fake.IssueOAuthTokens(testClientID)
-	if err != nil || expiresIn != DefaultAccessTokenLifetime {
+	if err != nil || expiresIn != sandbox.DefaultAccessTokenLifetime {
 		t.Fatalf("IssueOAuthTokens: %v, %v", expiresIn, err)
 	}
 	if _, _, _, err := fake.IssueOAuthTokens("nobody"); err == nil {
