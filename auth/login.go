@@ -244,6 +244,7 @@ func exchangeError(err error) error {
 	}
 	said := describeOAuthError(re)
 	if re.ErrorCode == "invalid_client" {
+		//lint:ignore ST1005 Plannr is a name, and starts the sentence a person reads.
 		return fmt.Errorf("Plannr refused the client id or secret (%s): check PLANNR_CLIENT_ID and PLANNR_CLIENT_SECRET (or PLANNR_CLIENT_SECRET_FILE), then run plannr-mcp login again", said)
 	}
 	status := 0
@@ -253,6 +254,7 @@ func exchangeError(err error) error {
 	if said == "" {
 		said = fmt.Sprintf("%d %s", status, http.StatusText(status))
 	}
+	//lint:ignore ST1005 Plannr is a name, and starts the sentence a person reads.
 	return fmt.Errorf("Plannr refused the authorization code (%s); run plannr-mcp login again", said)
 }
 
@@ -392,6 +394,7 @@ func (c *callback) check(q url.Values) callbackResult {
 		if desc != "" {
 			desc = ": " + desc
 		}
+		//lint:ignore ST1005 Plannr is a name, and starts the sentence a person reads.
 		return callbackResult{err: fmt.Errorf("Plannr did not authorize plannr-mcp (%s%s); nothing was stored. Run plannr-mcp login again to retry", untrusted.Excerpt(c.secrets.RedactString(e), 60), desc)}
 	}
 	code := q.Get("code")
