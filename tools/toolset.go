@@ -48,6 +48,10 @@ type Options struct {
 	// AccountUUID is the account the Plannr client acts for, if one is
 	// configured; list_plannr_accounts marks it.
 	AccountUUID string
+	// NoUI serves no MCP App: list_oauth_connections names no dashboard, the
+	// dashboard resource is not served and the server declares no
+	// io.modelcontextprotocol/ui extension.
+	NoUI bool
 }
 
 // Tool names.
@@ -123,6 +127,7 @@ func NewToolset(api API, opts Options) *Toolset {
 			t.tools = append(t.tools, tool)
 		}
 	}
+	t.linkDashboard()
 	return t
 }
 
@@ -167,7 +172,7 @@ func (t *Toolset) NewServer(cfg ServerConfig) *server.MCPServer {
 	if instructions == "" {
 		instructions = DefaultInstructions
 	}
-	s := server.NewMCPServer("plannr-mcp", cfg.Version,
+	opts := []server.ServerOption{
 		server.WithTitle("Plannr OAuth connections"),
 		server.WithToolCapabilities(false),
 		server.WithResourceCapabilities(false, false),
@@ -175,13 +180,20 @@ func (t *Toolset) NewServer(cfg ServerConfig) *server.MCPServer {
 		server.WithInstructions(instructions),
 		server.WithRecovery(),
 		server.WithToolHandlerMiddleware(t.logCalls),
-	)
+	}
+	if t.uiEnabled() {
+		opts = append(opts, uiServerOptions()...)
+	}
+	s := server.NewMCPServer("plannr-mcp", cfg.Version, opts...)
 	serverTools := make([]server.ServerTool, len(t.tools))
 	for i, tool := range t.tools {
 		serverTools[i] = server.ServerTool{Tool: tool.Definition, Handler: tool.Handler}
 	}
 	s.AddTools(serverTools...)
 	s.AddResources(t.connectionsResource())
+	if t.uiEnabled() {
+		s.AddResources(dashboardResource())
+	}
 	s.AddPrompts(t.healthReportPrompt())
 	return s
 }
