@@ -53,6 +53,10 @@ type Options struct {
 	// each other's; nil means a random key for this Toolset alone. A key
 	// must be at least MinStateKeyLength bytes.
 	StateKey []byte
+	// NoUI serves no MCP App: list_oauth_connections names no dashboard, the
+	// dashboard resource is not served and the server declares no
+	// io.modelcontextprotocol/ui extension.
+	NoUI bool
 }
 
 // Tool names.
@@ -127,6 +131,7 @@ func NewToolset(api API, opts Options) *Toolset {
 			t.tools = append(t.tools, tool)
 		}
 	}
+	t.linkDashboard()
 	return t
 }
 
@@ -168,7 +173,7 @@ const DefaultInstructions = `plannr-mcp manages the OAuth2 connections of a Plan
 // NewServer returns an MCP server serving the toolset's tools.
 func (t *Toolset) NewServer(cfg ServerConfig) *server.MCPServer {
 	instructions := cmp.Or(cfg.Instructions, DefaultInstructions)
-	s := server.NewMCPServer("plannr-mcp", cfg.Version,
+	opts := []server.ServerOption{
 		server.WithTitle("Plannr OAuth connections"),
 		server.WithToolCapabilities(false),
 		server.WithResourceCapabilities(false, false),
@@ -176,13 +181,20 @@ func (t *Toolset) NewServer(cfg ServerConfig) *server.MCPServer {
 		server.WithInstructions(instructions),
 		server.WithRecovery(),
 		server.WithToolHandlerMiddleware(t.logCalls),
-	)
+	}
+	if t.uiEnabled() {
+		opts = append(opts, uiServerOptions()...)
+	}
+	s := server.NewMCPServer("plannr-mcp", cfg.Version, opts...)
 	serverTools := make([]server.ServerTool, len(t.tools))
 	for i, tool := range t.tools {
 		serverTools[i] = server.ServerTool{Tool: tool.Definition, Handler: tool.Handler}
 	}
 	s.AddTools(serverTools...)
 	s.AddResources(t.connectionsResource())
+	if t.uiEnabled() {
+		s.AddResources(dashboardResource())
+	}
 	s.AddPrompts(t.healthReportPrompt())
 	return s
 }
