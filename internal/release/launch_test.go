@@ -23,7 +23,7 @@ import (
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/plannr-mcp/plannr-mcp/plannr/plannrtest"
+	"github.com/plannr-mcp/plannr-mcp/internal/sandbox"
 )
 
 // unpackBundle extracts a bundle into dir as MCPB hosts do: every entry a
@@ -264,7 +264,7 @@ func TestBundleLaunchesAsManifestSays(t *testing.T) {
 		t.Skip("starts the bundled server; skipped with -short")
 	}
 	const token = "bundle-test-token-7c1e"
-	account := plannrtest.SampleAccounts()[1].UUID
+	account := sandbox.SampleAccounts()[1].UUID
 	for _, f := range fixtures(t) {
 		t.Run(f.Name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -322,7 +322,7 @@ func TestBundleLaunchesAsManifestSays(t *testing.T) {
 							t.Fatalf("%s=%q: a placeholder the host leaves as it is", k, v)
 						}
 					}
-					fake := plannrtest.New(plannrtest.WithTokens(token), plannrtest.WithRateLimit(0))
+					fake := sandbox.New(sandbox.WithTokens(token), sandbox.WithRateLimit(0))
 					srv := httptest.NewServer(fake)
 					defer srv.Close()
 
