@@ -476,7 +476,7 @@ async function viewChecks(suite, { context, origin, client, host, initial, conne
     const alert = rowOf(AVIVA.label).getByRole('alert');
     await alert.waitFor();
     const text = await alert.textContent();
-    assert.match(text, /must not contain control characters/);
+    assert.match(text, /must not contain control or invisible characters/);
     assert.equal(resultText(await client.callTool({ name: RENAME, arguments: { uuid: AVIVA.uuid, label: 'Aviva\u0007Platform' } })), text, 'the text is the tool error, as is');
     assert.equal((await connection(AVIVA.uuid)).label, AVIVA.label);
     await view.getByRole('button', { name: `Cancel renaming ${AVIVA.label}` }).click();

@@ -48,8 +48,6 @@ export interface Listing {
   connections: Connection[];
   total: number;
   byStatus: Record<Status, number>;
-  // hasUnknown is whether the server counts unknown statuses at all.
-  hasUnknown: boolean;
   nextCursor: string | null;
   expiringWithinDays: number;
   // asOf is the server's clock at the time of the listing, in milliseconds.
@@ -72,7 +70,6 @@ export function parseListing(content: unknown): Listing | null {
     connections: content.connections.filter(isObject).map(parseConnection).filter((c) => c.uuid !== ''),
     total: int(content.total) ?? content.connections.length,
     byStatus,
-    hasUnknown: int(counts.unknown) !== null,
     nextCursor: typeof content.next_cursor === 'string' && content.next_cursor !== '' ? content.next_cursor : null,
     expiringWithinDays: int(content.expiring_within_days) ?? 14,
     asOf: Number.isNaN(asOf) ? Date.now() : asOf,

@@ -320,7 +320,7 @@ function renderCounts(): void {
   const l = state.listing;
   ui.counts.hidden = !l;
   if (!l) return;
-  const shown = STATUSES.filter((s) => s !== 'unknown' || l.hasUnknown || l.byStatus.unknown > 0);
+  const shown = STATUSES.filter((s) => s !== 'unknown' || l.byStatus.unknown > 0);
   ui.counts.replaceChildren(
     ...shown.map((s) => el('div', { class: `tile ${s}` }, el('span', { class: 'n' }, String(l.byStatus[s])), el('span', { class: 't' }, STATUS_TITLES[s]))),
   );
