@@ -124,6 +124,36 @@ export const toolCases = {
     ],
   },
 
+  // The suite's client declares no elicitation, so it cannot open a link
+  // for the person: it is given the link, as a result and not an error.
+  // Opening it through the client has end-to-end tests of its own.
+  reauthorize_oauth_connection: {
+    good: [
+      {
+        name: 'a healthy connection needs nothing',
+        args: { uuid: SAMPLE_UUID },
+        upstream: [['GET', CONNECTIONS]],
+        check(out) {
+          assert.equal(out.outcome, 'not_needed');
+          assert.equal(out.status, 'healthy');
+        },
+      },
+      {
+        name: 'a broken connection, for a client that cannot open links',
+        args: { uuid: BROKEN_UUID.toUpperCase() },
+        upstream: [['GET', CONNECTIONS]],
+        check(out) {
+          assert.equal(out.outcome, 'link_given');
+          assert.equal(out.uuid, BROKEN_UUID, 'the uuid in canonical form');
+          assert.equal(out.status, 'needs_reauthorization');
+        },
+      },
+    ],
+    bad: [
+      { name: 'a uuid that is not a UUID', args: { uuid: 'nucleus' }, error: /must be a UUID/ },
+    ],
+  },
+
   rename_oauth_connection: {
     good: [
       {

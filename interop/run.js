@@ -15,6 +15,7 @@
 // The last line of output is "N passed, M failed"; the exit status is 0 only
 // when every check passed.
 
+import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -43,9 +44,9 @@ const OPT_IN_FLAGS = ['enable-delete'];
 
 const TRANSPORTS = ['stdio', 'http'];
 
-// optInFlags returns the OPT_IN_FLAGS the binary's usage lists.
+// optInFlags returns the OPT_IN_FLAGS the serve command's usage lists.
 async function optInFlags(bin) {
-  const usage = await runProcess(bin, ['help'], { env: cleanEnv() });
+  const usage = await runProcess(bin, ['serve', '-h'], { env: cleanEnv() });
   const text = usage.stdout + usage.stderr;
   return OPT_IN_FLAGS.filter((flag) => new RegExp(`^\\s+--?${flag}\\b`, 'm').test(text)).map((flag) => `--${flag}`);
 }
@@ -119,6 +120,13 @@ async function main() {
       };
       const serverArgs = await optInFlags(built.bin);
       if (serverArgs.length) console.log(`server flags: ${serverArgs.join(' ')}`);
+      // An older binary may lack a flag; the binary built here must offer
+      // them all, or their tools would go unchecked without anyone noticing.
+      if (!process.env.PLANNR_MCP_BIN) {
+        await suite.check('the serve command offers every opt-in flag', () =>
+          assert.deepEqual(serverArgs, OPT_IN_FLAGS.map((flag) => `--${flag}`)),
+        );
+      }
       for (const transport of transports) {
         const ctx = { ...ctxBase, sandbox, label: transport };
         if (transport === 'stdio') {
