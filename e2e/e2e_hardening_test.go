@@ -399,7 +399,6 @@ func TestOneBadRecordDoesNotFailTheList(t *testing.T) {
 			t.Errorf("text lacks %q:\n%s", want, text)
 		}
 	}
-	raw, _ := json.Marshal(res.StructuredContent)
 	var out struct {
 		Total      int `json:"total"`
 		Unreadable []struct {
@@ -407,7 +406,7 @@ func TestOneBadRecordDoesNotFailTheList(t *testing.T) {
 		} `json:"unreadable"`
 		ByStatus map[string]int `json:"by_status"`
 	}
-	_ = json.Unmarshal(raw, &out)
+	raw := decodeStructured(t, res, &out)
 	if out.Total != 3 || len(out.Unreadable) != 2 || out.ByStatus["unknown"] != 2 || out.ByStatus["healthy"] != 1 {
 		t.Errorf("structured result %s", raw)
 	}
@@ -491,11 +490,10 @@ func TestCursorsAreSigned(t *testing.T) {
 	other, _ := connectStdio(t, fakeEnv(t, url), "2025-11-25")
 
 	first := callTool(t, one, "list_oauth_connections", map[string]any{"limit": 2})
-	raw, _ := json.Marshal(first.StructuredContent)
 	var page struct {
 		NextCursor string `json:"next_cursor"`
 	}
-	_ = json.Unmarshal(raw, &page)
+	raw := decodeStructured(t, first, &page)
 	if page.NextCursor == "" {
 		t.Fatalf("no cursor: %s", raw)
 	}
@@ -592,7 +590,7 @@ func TestCommandLineForANewUser(t *testing.T) {
 }
 
 // Item 9: the sample output in the README is what the sandbox prints, but
-// for the dates.
+// for the dates and the port the sandbox happens to listen on.
 func TestReadmeSampleIsWhatTheSandboxPrints(t *testing.T) {
 	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
 	if err != nil {
@@ -606,9 +604,13 @@ func TestReadmeSampleIsWhatTheSandboxPrints(t *testing.T) {
 		t.Fatalf("call printed %q", stdout)
 	}
 	dates := regexp.MustCompile(`\d{4}-\d{2}-\d{2}( \d{2}:\d{2} UTC)?`)
+	port := regexp.MustCompile(`127\.0\.0\.1:\d+`)
+	normal := func(line string) string {
+		return port.ReplaceAllString(dates.ReplaceAllString(line, "DATE"), "127.0.0.1:PORT")
+	}
 	printed := map[string]bool{}
 	for _, line := range strings.Split(res.Content[0].Text, "\n") {
-		printed[dates.ReplaceAllString(line, "DATE")] = true
+		printed[normal(line)] = true
 	}
 	samples := 0
 	for _, line := range strings.Split(string(readme), "\n") {
@@ -616,7 +618,7 @@ func TestReadmeSampleIsWhatTheSandboxPrints(t *testing.T) {
 			continue
 		}
 		samples++
-		if !printed[dates.ReplaceAllString(line, "DATE")] {
+		if !printed[normal(line)] {
 			t.Errorf("README sample line is not what the sandbox prints:\n%s\nthe sandbox prints:\n%s", line, res.Content[0].Text)
 		}
 	}

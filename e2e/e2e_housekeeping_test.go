@@ -67,7 +67,7 @@ func TestStdioDeleteIsOffByDefault(t *testing.T) {
 			fake, url := startFake(t)
 			session, _ := connectStdio(t, fakeEnv(t, url), version)
 			names, _ := listToolNames(t, session)
-			if want := []string{"list_oauth_connections", "list_plannr_accounts", "rename_oauth_connection"}; !slices.Equal(names, want) {
+			if want := []string{"list_oauth_connections", "list_plannr_accounts", "reauthorize_oauth_connection", "rename_oauth_connection"}; !slices.Equal(names, want) {
 				t.Fatalf("tools/list %q, want %q", names, want)
 			}
 			res, err := callToolErr(session, "delete_oauth_connection", map[string]any{"uuid": nucleusUUID, "confirm_label": "Nucleus (old login)"})
@@ -132,7 +132,7 @@ func TestStdioDeleteConfirmedThroughElicitation(t *testing.T) {
 			}}
 			session, _ := connectStdioWith(t, fakeEnv(t, url), version, &sdk.ClientOptions{ElicitationHandler: person.handle}, "--enable-delete")
 			names, tools := listToolNames(t, session)
-			if want := []string{"delete_oauth_connection", "list_oauth_connections", "list_plannr_accounts", "rename_oauth_connection"}; !slices.Equal(names, want) {
+			if want := []string{"delete_oauth_connection", "list_oauth_connections", "list_plannr_accounts", "reauthorize_oauth_connection", "rename_oauth_connection"}; !slices.Equal(names, want) {
 				t.Fatalf("tools/list %q, want %q", names, want)
 			}
 			del := tools["delete_oauth_connection"]
@@ -232,6 +232,7 @@ func TestStdioToolSelection(t *testing.T) {
 		list     = "list_oauth_connections"
 		accounts = "list_plannr_accounts"
 		rename   = "rename_oauth_connection"
+		reauth   = "reauthorize_oauth_connection"
 		del      = "delete_oauth_connection"
 	)
 	tests := []struct {
@@ -240,15 +241,15 @@ func TestStdioToolSelection(t *testing.T) {
 		env  []string
 		want []string
 	}{
-		{"default", nil, nil, []string{list, accounts, rename}},
-		{"--enable-delete", []string{"--enable-delete"}, nil, []string{list, accounts, rename, del}},
+		{"default", nil, nil, []string{list, accounts, rename, reauth}},
+		{"--enable-delete", []string{"--enable-delete"}, nil, []string{list, accounts, rename, reauth, del}},
 		{"--read-only", []string{"--read-only"}, nil, []string{list, accounts}},
 		{"--read-only wins over everything", []string{"--read-only", "--enable-delete", "--tools", rename + "," + del + "," + list}, nil, []string{list}},
 		{"--tools", []string{"--tools", rename}, nil, []string{rename}},
 		{"--tools with spaces and delete", []string{"--enable-delete", "--tools", " " + del + " , " + list}, nil, []string{list, del}},
 		{"PLANNR_MCP_TOOLS", nil, []string{"PLANNR_MCP_TOOLS=" + list}, []string{list}},
 		{"PLANNR_MCP_READ_ONLY", nil, []string{"PLANNR_MCP_READ_ONLY=true"}, []string{list, accounts}},
-		{"--read-only=false beats the environment", []string{"--read-only=false"}, []string{"PLANNR_MCP_READ_ONLY=1"}, []string{list, accounts, rename}},
+		{"--read-only=false beats the environment", []string{"--read-only=false"}, []string{"PLANNR_MCP_READ_ONLY=1"}, []string{list, accounts, rename, reauth}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -288,7 +289,7 @@ func TestStdioBadToolSelectionStopsStart(t *testing.T) {
 		want string
 	}{
 		{"unknown tool", []string{"serve", "--tools", "list_oauth_connections,remove_connection"}, nil,
-			`--tools: unknown tool "remove_connection"; the tools are list_oauth_connections, list_plannr_accounts, rename_oauth_connection, delete_oauth_connection`},
+			`--tools: unknown tool "remove_connection"; the tools are list_oauth_connections, list_plannr_accounts, rename_oauth_connection, reauthorize_oauth_connection, delete_oauth_connection`},
 		{"unknown tool from the environment", []string{"serve"}, []string{"PLANNR_MCP_TOOLS=list"}, `unknown tool "list"`},
 		{"only commas", []string{"serve", "--tools", ",,"}, nil, `--tools ",,": names no tool`},
 		{"delete without --enable-delete", []string{"serve", "--tools", "delete_oauth_connection"}, nil,

@@ -111,7 +111,7 @@ func startHTTPBench(b *testing.B, bin, version string, sessions int) *httpBench 
 
 	hb.transport = &http.Transport{MaxIdleConnsPerHost: 4 * sessions, MaxIdleConns: 4 * sessions}
 	for range sessions {
-		session, err := tryConnectHTTP(url, plannrtest.Bearer{Token: clientToken, Base: hb.transport}, version)
+		session, err := tryConnectHTTP(url, plannrtest.Bearer{Token: clientToken, Base: hb.transport}, version, nil)
 		if err != nil {
 			hb.close()
 			b.Fatalf("connecting: %v", err)

@@ -115,7 +115,14 @@ func (p *httpProcess) stop(t testing.TB) int {
 // connectHTTP connects the official Go SDK client over streamable HTTP.
 func connectHTTP(t *testing.T, url string, rt http.RoundTripper, protocolVersion string) *sdk.ClientSession {
 	t.Helper()
-	session, err := tryConnectHTTP(url, rt, protocolVersion)
+	return connectHTTPWith(t, url, rt, protocolVersion, nil)
+}
+
+// connectHTTPWith is connectHTTP with client options, such as an
+// elicitation handler.
+func connectHTTPWith(t *testing.T, url string, rt http.RoundTripper, protocolVersion string, opts *sdk.ClientOptions) *sdk.ClientSession {
+	t.Helper()
+	session, err := tryConnectHTTP(url, rt, protocolVersion, opts)
 	if err != nil {
 		t.Fatalf("connecting over HTTP: %v", err)
 	}
@@ -123,8 +130,8 @@ func connectHTTP(t *testing.T, url string, rt http.RoundTripper, protocolVersion
 	return session
 }
 
-func tryConnectHTTP(url string, rt http.RoundTripper, protocolVersion string) (*sdk.ClientSession, error) {
-	client := sdk.NewClient(&sdk.Implementation{Name: "e2e-test", Version: "1"}, nil)
+func tryConnectHTTP(url string, rt http.RoundTripper, protocolVersion string, opts *sdk.ClientOptions) (*sdk.ClientSession, error) {
+	client := sdk.NewClient(&sdk.Implementation{Name: "e2e-test", Version: "1"}, opts)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	transport := &sdk.StreamableClientTransport{Endpoint: url, HTTPClient: &http.Client{Transport: rt}, MaxRetries: -1}
@@ -243,7 +250,7 @@ func TestHTTPRejections(t *testing.T) {
 	}
 
 	t.Run("wrong token with the SDK client", func(t *testing.T) {
-		_, err := tryConnectHTTP(srv.url, plannrtest.Bearer{Token: "e2e-client-token-wrong-000"}, "2025-11-25")
+		_, err := tryConnectHTTP(srv.url, plannrtest.Bearer{Token: "e2e-client-token-wrong-000"}, "2025-11-25", nil)
 		if err == nil {
 			t.Fatal("connected with a wrong token")
 		}
@@ -363,7 +370,7 @@ func TestHTTPStatefulNeedsAffinity(t *testing.T) {
 	env := append(baseEnv(t), "PLANNR_BASE_URL="+url, "PLANNR_TOKEN="+testToken, "PLANNR_MCP_AUTH_TOKENS="+clientToken)
 	one, two := startHTTP(t, env), startHTTP(t, env)
 	lb := newAlternating(plannrtest.Bearer{Token: clientToken}, one.url, two.url)
-	session, err := tryConnectHTTP(one.url, lb, "2025-11-25")
+	session, err := tryConnectHTTP(one.url, lb, "2025-11-25", nil)
 	if err == nil {
 		defer session.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -395,7 +402,7 @@ func TestHTTPTokenFile(t *testing.T) {
 	srv := startHTTP(t, baseEnv(t), "--sandbox", "--auth-token-file", file)
 	connectHTTP(t, srv.url, plannrtest.Bearer{Token: clientToken}, "2026-07-28")
 	connectHTTP(t, srv.url, plannrtest.Bearer{Token: otherClientToken}, "2025-11-25")
-	if _, err := tryConnectHTTP(srv.url, plannrtest.Bearer{}, "2026-07-28"); err == nil {
+	if _, err := tryConnectHTTP(srv.url, plannrtest.Bearer{}, "2026-07-28", nil); err == nil {
 		t.Fatal("connected without a token")
 	}
 }

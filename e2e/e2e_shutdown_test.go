@@ -30,13 +30,7 @@ func slowList(fake *sandbox.Server, delay time.Duration) {
 // waitForList waits until a list request has reached the fake.
 func waitForList(t *testing.T, fake *sandbox.Server) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for fake.Count(http.MethodGet, "/api/v1/oauth/connections") == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the call never reached Plannr")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitFor(t, "a list request reaching Plannr", func() bool { return fake.Count(http.MethodGet, "/api/v1/oauth/connections") > 0 })
 }
 
 // streamSignal reports each GET stream the server accepts.

@@ -66,10 +66,10 @@ func binary(t testing.TB) string {
 	return bin
 }
 
-// startFake serves a fake Plannr that accepts testToken.
-func startFake(t *testing.T) (*sandbox.Server, string) {
+// startFake serves a fake Plannr that accepts testToken, with more options.
+func startFake(t *testing.T, opts ...sandbox.Option) (*sandbox.Server, string) {
 	t.Helper()
-	fake := sandbox.New(sandbox.WithTokens(testToken), sandbox.WithRateLimit(0))
+	fake := sandbox.New(append([]sandbox.Option{sandbox.WithTokens(testToken), sandbox.WithRateLimit(0)}, opts...)...)
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
 	return fake, srv.URL
@@ -155,18 +155,26 @@ func compileSchema(t *testing.T, name string, schema any) *jsonschema.Resolved {
 	return resolved
 }
 
-// validateStructured checks a result's structuredContent against the
-// output schema the server advertised.
-func validateStructured(t *testing.T, schema *jsonschema.Resolved, res *sdk.CallToolResult) map[string]any {
+// decodeStructured decodes a result's structuredContent into v and
+// returns it as JSON.
+func decodeStructured(t *testing.T, res *sdk.CallToolResult, v any) []byte {
 	t.Helper()
 	raw, err := json.Marshal(res.StructuredContent)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var instance map[string]any
-	if err := json.Unmarshal(raw, &instance); err != nil {
-		t.Fatalf("structuredContent is not a JSON object: %s", raw)
+	if err := json.Unmarshal(raw, v); err != nil {
+		t.Fatalf("structuredContent %s: %v", raw, err)
 	}
+	return raw
+}
+
+// validateStructured checks a result's structuredContent against the
+// output schema the server advertised.
+func validateStructured(t *testing.T, schema *jsonschema.Resolved, res *sdk.CallToolResult) map[string]any {
+	t.Helper()
+	var instance map[string]any
+	raw := decodeStructured(t, res, &instance)
 	if err := schema.Validate(instance); err != nil {
 		t.Fatalf("structuredContent does not match the output schema: %v\n%s", err, raw)
 	}

@@ -9,12 +9,15 @@ import (
 // toolsListBudget bounds the whole tools/list answer, every tool enabled,
 // as compact JSON. Each tool's name, description and schemas cost the model
 // context on every turn, so this is a budget to defend, not to raise
-// casually. Measured at 11,155 bytes for the four tools when it was set.
-const toolsListBudget = 12 * 1024
+// casually. Set at 12 KiB for four tools (11,155 bytes); raised to 14 KiB
+// for the fifth, reauthorize_oauth_connection, and the dashboard's _meta:
+// 13,380 bytes then, the output schemas being most of it (clients rarely
+// show a model those).
+const toolsListBudget = 14 * 1024
 
 // modelFacingBudget bounds what most clients pass to the model for each
 // tool: its name, description and input schema, for every tool. Measured at
-// 3,532 bytes when it was set.
+// 3,532 bytes when it was set, 4,028 with five tools.
 const modelFacingBudget = 4 * 1024
 
 // TestToolsListStaysSmall measures the exact tools/list answer the server

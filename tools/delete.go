@@ -208,18 +208,25 @@ func confirmed(content any) bool {
 // clientCanElicit reports whether the client declared that it can show the
 // person a form: per request from protocol 2026-07-28 on, per session before.
 func clientCanElicit(ctx context.Context) bool {
-	var caps *mcp.ClientCapabilities
-	if info := server.RequestProtocolInfoFromContext(ctx); info != nil && info.Modern {
-		caps = info.ClientCapabilities
-	} else if session, ok := server.ClientSessionFromContext(ctx).(server.SessionWithClientInfo); ok {
-		c := session.GetClientCapabilities()
-		caps = &c
-	}
+	caps := clientCapabilities(ctx)
 	if caps == nil || caps.Elicitation == nil {
 		return false
 	}
 	// An empty elicitation capability means form mode, as before 2025-11-25.
 	return caps.Elicitation.Form != nil || caps.Elicitation.URL == nil
+}
+
+// clientCapabilities are what the client declared it can do: per request
+// from protocol 2026-07-28 on, per session before; nil when unknown.
+func clientCapabilities(ctx context.Context) *mcp.ClientCapabilities {
+	if info := server.RequestProtocolInfoFromContext(ctx); info != nil && info.Modern {
+		return info.ClientCapabilities
+	}
+	if session, ok := server.ClientSessionFromContext(ctx).(server.SessionWithClientInfo); ok {
+		c := session.GetClientCapabilities()
+		return &c
+	}
+	return nil
 }
 
 // deleteState is what a confirmation request carries through the client.

@@ -63,6 +63,22 @@ func (t *Toolset) list(ctx context.Context, _ mcp.CallToolRequest, in ListInput)
 	return out, renderPage(p, q, conns, next, now), nil
 }
 
+// mentionServed adds to the list tool's description how to act on what it
+// lists with the tools and the view this server serves.
+func (t *Toolset) mentionServed() {
+	i := slices.IndexFunc(t.tools, func(tool Tool) bool { return tool.Definition.Name == ListToolName })
+	if i < 0 {
+		return
+	}
+	d := &t.tools[i].Definition.Description
+	if t.has(ReauthorizeToolName) {
+		*d += " To fix one: reauthorize_oauth_connection."
+	}
+	if t.uiEnabled() {
+		*d += " MCP Apps hosts show a dashboard."
+	}
+}
+
 // newListOutput is the structured result for one page of a listing.
 func newListOutput(p page, q listQuery, now time.Time) ListOutput {
 	out := ListOutput{

@@ -40,16 +40,23 @@ func reauthorizeAt(c plannr.Connection) string {
 // works, when its refresh token expires (the expiry that matters), and
 // where to fix it if it must be.
 func describeHealth(c plannr.Connection, h HealthOutput, now time.Time) string {
+	if h.Status == StatusNeedsReauthorization || h.Status == StatusExpiring {
+		return describeExpiry(c, h, now) + "; " + reauthorizeAt(c)
+	}
+	return describeExpiry(c, h, now)
+}
+
+// describeExpiry is describeHealth without the re-authorization link, for
+// text that must not hand the model a link the person chose not to open.
+func describeExpiry(c plannr.Connection, h HealthOutput, now time.Time) string {
 	at := c.RefreshTokenExpiresAt
 	switch h.Status {
 	case StatusUnknown:
 		return "HEALTH UNKNOWN: Plannr sent a refresh-token expiry this server cannot read; check the connection in Plannr"
 	case StatusNeedsReauthorization:
-		return fmt.Sprintf("NEEDS RE-AUTHORIZATION: expired %s (%s); %s",
-			at.UTC().Format(time.DateOnly), daysAgo(now.Sub(*at)), reauthorizeAt(c))
+		return fmt.Sprintf("NEEDS RE-AUTHORIZATION: expired %s (%s)", at.UTC().Format(time.DateOnly), daysAgo(now.Sub(*at)))
 	case StatusExpiring:
-		return fmt.Sprintf("EXPIRING: expires %s (%s); %s",
-			at.UTC().Format(time.DateOnly), inDays(*h.RefreshToken.DaysLeft), reauthorizeAt(c))
+		return fmt.Sprintf("EXPIRING: expires %s (%s)", at.UTC().Format(time.DateOnly), inDays(*h.RefreshToken.DaysLeft))
 	}
 	if at == nil {
 		return "healthy, never expires"

@@ -11,8 +11,9 @@ import (
 // What a sealed value is for: a value sealed for one purpose is refused
 // for another.
 const (
-	purposeCursor = "list cursor"
-	purposeDelete = "delete confirmation"
+	purposeCursor      = "list cursor"
+	purposeDelete      = "delete confirmation"
+	purposeReauthorize = "re-authorization"
 )
 
 // MinStateKeyLength is the shortest state key accepted, in bytes.

@@ -49,10 +49,13 @@ type Options struct {
 	// configured; list_plannr_accounts marks it.
 	AccountUUID string
 	// StateKey signs what travels through the client and comes back: list
-	// cursors and delete confirmations. Replicas that share a key accept
-	// each other's; nil means a random key for this Toolset alone. A key
-	// must be at least MinStateKeyLength bytes.
+	// cursors, delete confirmations and re-authorizations in progress.
+	// Replicas that share a key accept each other's; nil means a random key
+	// for this Toolset alone. A key must be at least MinStateKeyLength bytes.
 	StateKey []byte
+	// ReauthorizeWait bounds how long reauthorize_oauth_connection waits
+	// for a person to finish; zero means DefaultReauthorizeWait.
+	ReauthorizeWait time.Duration
 	// NoUI serves no MCP App: list_oauth_connections names no dashboard, the
 	// dashboard resource is not served and the server declares no
 	// io.modelcontextprotocol/ui extension.
@@ -72,7 +75,7 @@ const (
 // ToolNames returns the name of every tool the package can serve, whether
 // or not the current options register it.
 func ToolNames() []string {
-	return []string{ListToolName, AccountsToolName, RenameToolName, DeleteToolName}
+	return []string{ListToolName, AccountsToolName, RenameToolName, ReauthorizeToolName, DeleteToolName}
 }
 
 // CheckToolNames reports the first name that is not a tool, with the list of
@@ -126,11 +129,12 @@ func NewToolset(api API, opts Options) *Toolset {
 		// system cannot supply randomness.
 		_, _ = rand.Read(t.stateKey)
 	}
-	for _, tool := range []Tool{t.listTool(), t.accountsTool(), t.renameTool(), t.deleteTool()} {
+	for _, tool := range []Tool{t.listTool(), t.accountsTool(), t.renameTool(), t.reauthorizeTool(), t.deleteTool()} {
 		if t.selected(tool) {
 			t.tools = append(t.tools, tool)
 		}
 	}
+	t.mentionServed()
 	t.linkDashboard()
 	return t
 }

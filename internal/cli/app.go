@@ -106,13 +106,15 @@ func (e *runEnv) wired(ctx context.Context, name string, args []string, groups [
 // toolsetOptions are the toolset's options from cfg's toolset group.
 func toolsetOptions(cfg *config, credentialHelp string, logger *slog.Logger) tools.Options {
 	return tools.Options{
-		CredentialHelp: credentialHelp,
-		Logger:         logger,
-		EnableDelete:   cfg.enableDelete,
-		ReadOnly:       cfg.readOnly,
-		Tools:          cfg.tools,
-		AccountUUID:    cfg.accountUUID,
-		StateKey:       cfg.stateKey,
+		CredentialHelp:  credentialHelp,
+		Logger:          logger,
+		EnableDelete:    cfg.enableDelete,
+		ReadOnly:        cfg.readOnly,
+		Tools:           cfg.tools,
+		AccountUUID:     cfg.accountUUID,
+		StateKey:        cfg.stateKey,
+		NoUI:            cfg.noUI,
+		ReauthorizeWait: cfg.reauthorizeWait,
 	}
 }
 

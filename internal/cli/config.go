@@ -53,6 +53,9 @@ type config struct {
 	enableDelete bool
 	tools        []string
 	stateKey     []byte
+	noUI         bool
+	// reauthorizeWait bounds the wait for a person to re-authorize.
+	reauthorizeWait time.Duration
 
 	// groupTransport
 	transport       string
@@ -118,6 +121,8 @@ func (s *settings) parse(groups ...group) (*config, error) {
 			c.enableDelete = p.boolean(keyEnableDelete)
 			c.tools = p.toolList(c.readOnly, c.enableDelete)
 			c.stateKey = p.stateKey()
+			c.noUI = p.boolean(keyNoUI)
+			c.reauthorizeWait = p.positiveDuration(keyReauthorizeWait)
 		case groupTransport:
 			c.transport = strings.ToLower(s.get(keyTransport))
 			if c.transport != transportStdio && c.transport != transportHTTP {

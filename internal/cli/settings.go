@@ -86,6 +86,8 @@ const (
 	keySandboxAddr      = "sandbox-addr"
 	keyRedirectURLs     = "redirect-urls"
 	keyOffline          = "offline"
+	keyNoUI             = "no-ui"
+	keyReauthorizeWait  = "reauthorize-wait"
 )
 
 // spec declares one setting.
@@ -127,7 +129,9 @@ func settingSpecs() []spec {
 		{key: keyEnableDelete, group: groupToolset, flag: "enable-delete", def: "false", boolean: true, help: "serve " + tools.DeleteToolName + ", which is off without this flag"},
 		{key: keyTools, group: groupToolset, flag: "tools", env: "PLANNR_MCP_TOOLS", help: "comma-separated names of the only tools to serve, e.g. " + tools.ListToolName},
 		{key: keyStateKey, group: groupToolset, env: "PLANNR_MCP_STATE_KEY"},
-		{key: keyStateKeyFile, group: groupToolset, flag: "state-key-file", env: "PLANNR_MCP_STATE_KEY_FILE", help: "file holding the key that signs list cursors and delete confirmations, shared by replicas (or set PLANNR_MCP_STATE_KEY); default a random key per process"},
+		{key: keyNoUI, group: groupToolset, flag: "no-ui", env: "PLANNR_MCP_NO_UI", def: "false", boolean: true, help: "serve no MCP App: list_oauth_connections names no dashboard, for hosts that render it badly"},
+		{key: keyReauthorizeWait, group: groupToolset, flag: "reauthorize-wait", env: "PLANNR_MCP_REAUTHORIZE_WAIT", def: tools.DefaultReauthorizeWait.String(), help: "how long " + tools.ReauthorizeToolName + " waits for a person to finish re-authorizing"},
+		{key: keyStateKeyFile, group: groupToolset, flag: "state-key-file", env: "PLANNR_MCP_STATE_KEY_FILE", help: "file holding the key that signs list cursors, delete confirmations and re-authorization state, shared by replicas (or set PLANNR_MCP_STATE_KEY); default a random key per process"},
 
 		{key: keyTransport, group: groupTransport, flag: "transport", env: "PLANNR_MCP_TRANSPORT", def: transportStdio, help: "stdio, or http to serve MCP over streamable HTTP"},
 		{key: keyAddr, group: groupTransport, flag: "addr", env: "PLANNR_MCP_ADDR", def: httpserve.DefaultAddr, help: "HTTP: address to listen on; port 0 picks a free one"},

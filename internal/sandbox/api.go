@@ -41,7 +41,9 @@ func (s *Server) route(method, path string) (h handler, allowed string) {
 		uuid := m[1]
 		switch method {
 		case http.MethodPut, http.MethodPatch:
-			return func(w http.ResponseWriter, _ *http.Request, body []byte, who *person) { s.update(w, who, uuid, body) }, ""
+			return func(w http.ResponseWriter, r *http.Request, body []byte, who *person) {
+				s.update(w, r, who, uuid, body)
+			}, ""
 		case http.MethodDelete:
 			return func(w http.ResponseWriter, _ *http.Request, _ []byte, who *person) { s.delete(w, who, uuid) }, ""
 		}
@@ -111,11 +113,11 @@ func (s *Server) knownAccount(who *person, uuid string) bool {
 	return false
 }
 
-func (s *Server) list(w http.ResponseWriter, _ *http.Request, _ []byte, who *person) {
+func (s *Server) list(w http.ResponseWriter, r *http.Request, _ []byte, who *person) {
 	s.mu.Lock()
 	data := make([]map[string]any, len(who.connections))
 	for i, c := range who.connections {
-		data[i] = c.wire()
+		data[i] = c.wire(s.reauthorizeBase(r))
 	}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{"data": data})
@@ -139,7 +141,7 @@ func (s *Server) logins(w http.ResponseWriter, _ *http.Request, _ []byte, who *p
 	writeJSON(w, http.StatusOK, map[string]any{"data": data})
 }
 
-func (s *Server) update(w http.ResponseWriter, who *person, uuid string, body []byte) {
+func (s *Server) update(w http.ResponseWriter, r *http.Request, who *person, uuid string, body []byte) {
 	var in map[string]any
 	if len(body) > 0 && json.Unmarshal(body, &in) != nil {
 		writeJSON(w, http.StatusBadRequest, message("Malformed JSON body."))
@@ -179,7 +181,7 @@ func (s *Server) update(w http.ResponseWriter, who *person, uuid string, body []
 	who.connections[i].Label = strings.TrimSpace(label.(string))
 	who.connections[i].UpdatedAt = withOffset(s.now())
 	s.changes[uuid]++
-	wire := who.connections[i].wire()
+	wire := who.connections[i].wire(s.reauthorizeBase(r))
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, wire)
 }
@@ -208,8 +210,9 @@ func notFound(uuid string) string {
 }
 
 // wire renders a record with Plannr's field names; field order is left to
-// the encoder, as Plannr's own order varies.
-func (c Record) wire() map[string]any {
+// the encoder, as Plannr's own order varies. With a reauthorizeBase, its
+// re-authorization URL is the fake's own page (see WithReauthorizePage).
+func (c Record) wire(reauthorizeBase string) map[string]any {
 	expiry := func(p *string) any {
 		if p == nil {
 			return nil
@@ -229,8 +232,15 @@ func (c Record) wire() map[string]any {
 		},
 		"access_token_expires_at":   expiry(c.AccessTokenExpiresAt),
 		"refresh_token_expires_at":  expiry(c.RefreshTokenExpiresAt),
-		"refresh_authorization_url": c.RefreshAuthorizationURL,
+		"refresh_authorization_url": c.reauthorizeURL(reauthorizeBase),
 	}
+}
+
+func (c Record) reauthorizeURL(base string) string {
+	if base == "" {
+		return c.RefreshAuthorizationURL
+	}
+	return base + reauthorizePrefix + c.UUID
 }
 
 func message(m string) map[string]any { return map[string]any{"message": m} }

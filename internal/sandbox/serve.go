@@ -45,6 +45,7 @@ func DemoOptions(redirects ...string) []Option {
 		WithOAuthClient(DemoClient(redirects...)),
 		WithLoginPage(),
 		WithUsers(SecondUser(time.Now())),
+		WithReauthorizePage(),
 	}
 }
 

@@ -91,6 +91,8 @@ type Server struct {
 	windowCount map[string]int
 
 	oauth oauthServer
+	// reauthorizePage serves each connection's re-authorization page.
+	reauthorizePage bool
 }
 
 // Option configures a Server.
@@ -235,6 +237,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, body []byte) {
 	if strings.HasPrefix(r.URL.Path, "/oauth/") {
 		s.serveOAuth(w, r, body)
+		return
+	}
+	if uuid, ok := strings.CutPrefix(r.URL.Path, reauthorizePrefix); ok && s.reauthorizePage {
+		s.reauthorize(w, r, uuid)
 		return
 	}
 
