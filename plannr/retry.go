@@ -13,10 +13,11 @@ import (
 	"net/http/httptrace"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/plannr-mcp/plannr-mcp/internal/neterr"
 )
 
 // RetryPolicy says how the client retries a request that failed in a way
@@ -433,8 +434,7 @@ func isTransient(err error) bool {
 	switch {
 	case errors.As(err, &te):
 		return true
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNABORTED), errors.Is(err, syscall.EPIPE),
-		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+	case neterr.IsReset(err), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return true
 	case errors.As(err, &ne) && ne.Timeout():
 		return true
