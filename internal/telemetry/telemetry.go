@@ -124,17 +124,26 @@ func (t *Telemetry) ServerOptions() []server.ServerOption {
 	}
 	opts := []server.ServerOption{server.WithToolHandlerMiddleware(t.observeTool)}
 	if t.tracing != nil {
-		hooks := &server.Hooks{}
-		hooks.AddOnError(t.tracing.onError)
 		opts = append(opts,
 			server.WithTracer(t.tracing.mcpTracer()),
 			server.WithMetaPropagator(metaPropagator{}),
-			server.WithHooks(hooks),
+			addOnError(t.tracing.onError),
 			server.WithPromptHandlerMiddleware(t.tracing.observePrompt),
 			server.WithResourceHandlerMiddleware(t.tracing.observeResource),
 		)
 	}
 	return opts
+}
+
+// addOnError adds an error hook to the server's hooks, keeping those the
+// options before it installed (server.WithHooks would replace them).
+func addOnError(hook server.OnErrorHookFunc) server.ServerOption {
+	return func(s *server.MCPServer) {
+		if s.GetHooks() == nil {
+			server.WithHooks(&server.Hooks{})(s)
+		}
+		s.GetHooks().AddOnError(hook)
+	}
 }
 
 // OnRefresh counts a refresh of the OAuth2 login (auth.SourceOptions.OnRefresh).
