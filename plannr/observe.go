@@ -78,26 +78,25 @@ func WithObserver(o Observer) Option {
 // EndpointOther is the route of a path the client does not know.
 const EndpointOther = "other"
 
-// routes are the paths of the API the client calls, below the base URL.
-var routes = []struct{ prefix, route string }{
-	{"/api/v1/oauth/connections/", "/api/v1/oauth/connections/{uuid}"},
-	{"/api/v1/oauth/connections", "/api/v1/oauth/connections"},
-	{"/api/v1/logins", "/api/v1/logins"},
-}
-
 // Endpoint names a request by its method and route, such as
 // "PUT /api/v1/oauth/connections/{uuid}": a bounded name, fit for a metric
 // label, that never holds a uuid. path is relative to the base URL; an
-// unknown path is EndpointOther.
+// unknown path or method is EndpointOther.
 func Endpoint(method, path string) string {
-	for _, r := range routes {
-		if path == r.prefix || (strings.HasSuffix(r.prefix, "/") && strings.HasPrefix(path, r.prefix) && !strings.Contains(path[len(r.prefix):], "/")) {
-			switch method {
-			case http.MethodGet, http.MethodPut, http.MethodDelete, http.MethodPost, http.MethodPatch, http.MethodHead:
-				return method + " " + r.route
-			}
-			return EndpointOther
-		}
+	var route string
+	switch rest, isConn := strings.CutPrefix(path, "/api/v1/oauth/connections/"); {
+	case path == "/api/v1/oauth/connections":
+		route = path
+	case isConn && rest != "" && !strings.Contains(rest, "/"):
+		route = "/api/v1/oauth/connections/{uuid}"
+	case path == "/api/v1/logins":
+		route = path
+	default:
+		return EndpointOther
+	}
+	switch method {
+	case http.MethodGet, http.MethodPut, http.MethodDelete, http.MethodPost, http.MethodPatch, http.MethodHead:
+		return method + " " + route
 	}
 	return EndpointOther
 }
