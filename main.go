@@ -16,6 +16,9 @@ import (
 var version string
 
 func main() {
+	// On Windows, Ctrl+C and Ctrl+Break arrive as os.Interrupt, and closing
+	// the console, logging off or shutting down as syscall.SIGTERM: the
+	// same graceful shutdown as on Unix.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Run(ctx, os.Args[1:], cli.IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, os.Getenv, version)
 	stop()

@@ -1,4 +1,4 @@
-//go:build !unix
+//go:build !unix && !windows
 
 package auth
 
@@ -10,3 +10,7 @@ func checkOwner(string, fs.FileInfo) error { return nil }
 
 // syncDir does nothing: directories cannot be synced on this platform.
 func syncDir(string) {}
+
+// makePrivate does nothing: the directory's mode, set when it is made, is
+// all there is.
+func makePrivate(string) error { return nil }

@@ -48,6 +48,10 @@ type SourceOptions struct {
 	// client secret) so that no upstream text can carry them out, and
 	// scrubs the token endpoint's answers; nil holds none.
 	Secrets *untrusted.Secrets
+	// OnRefresh, if set, is called after each refresh this process sends
+	// to the token endpoint, with nil or the refresh's error (which wraps
+	// ErrLoginRequired when only a new login helps), for metrics.
+	OnRefresh func(err error)
 }
 
 // Source is an oauth2.TokenSource for the login in a Store. It reads the
@@ -281,7 +285,11 @@ func (s *Source) refresh(ctx context.Context, rec *Record) (*oauth2.Token, error
 			return nil
 		},
 	}
-	if _, err := src.Token(); err != nil {
+	_, err := src.Token()
+	if s.opts.OnRefresh != nil {
+		s.opts.OnRefresh(cmpRefreshError(err, saved))
+	}
+	if err != nil {
 		err = refreshError(err)
 		if errors.Is(err, ErrLoginRequired) {
 			s.mu.Lock()
@@ -292,11 +300,26 @@ func (s *Source) refresh(ctx context.Context, rec *Record) (*oauth2.Token, error
 		return nil, err
 	}
 	if saved == nil {
-		return nil, errors.New("refreshing the Plannr login: the token endpoint answered with the same token")
+		return nil, errSameToken
 	}
 	s.opts.Logger.Info("refreshed the Plannr login", "login", saved)
 	return saved.Token(), nil
 }
+
+// cmpRefreshError is a refresh's outcome as OnRefresh reports it.
+func cmpRefreshError(err error, saved *Record) error {
+	switch {
+	case err != nil:
+		return refreshError(err)
+	case saved == nil:
+		return errSameToken
+	}
+	return nil
+}
+
+// errSameToken reports a token endpoint that answered a refresh with the
+// token it was given.
+var errSameToken = errors.New("refreshing the Plannr login: the token endpoint answered with the same token")
 
 // notifyingSource wraps a token source and calls onChange with each token
 // that differs from the last, before returning it. golang.org/x/oauth2 has

@@ -187,7 +187,9 @@ func (s *Store) Save(rec *Record) (err error) {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("saving the login: %w", err)
 	}
-	if err := os.Rename(tmp.Name(), s.Path()); err != nil {
+	// On Windows the rename fails while another process reads the login
+	// (see inUseElsewhere); that lasts a moment, so it is retried.
+	if err := retryInUse(func() error { return os.Rename(tmp.Name(), s.Path()) }, isInUse, time.Sleep); err != nil {
 		return fmt.Errorf("saving the login: %w", err)
 	}
 	renamed = true
@@ -209,7 +211,7 @@ func (s *Store) removeStaleTemps() {
 // Remove deletes the stored login and reports whether there was one. The
 // caller holds the lock.
 func (s *Store) Remove() (bool, error) {
-	err := os.Remove(s.Path())
+	err := retryInUse(func() error { return os.Remove(s.Path()) }, isInUse, time.Sleep)
 	switch {
 	case err == nil:
 		syncDir(s.dir)
@@ -242,13 +244,22 @@ func (s *Store) Lock(ctx context.Context) (unlock func(), err error) {
 	return func() { _ = fl.Unlock() }, nil
 }
 
-// ensureDir creates the store's directory, private, or tightens an existing one.
+// ensureDir creates the store's directory, private, or tightens an existing
+// one. On Windows it gives the directory a private access list instead.
 func (s *Store) ensureDir() error {
 	if err := os.MkdirAll(s.dir, dirMode); err != nil {
 		return fmt.Errorf("creating %s: %w", s.dir, err)
 	}
+	if err := makePrivate(s.dir); err != nil {
+		// The user's own configuration directory is private already; a
+		// directory elsewhere keeps the access list it inherits.
+		s.logger.Warn("could not make the login store private to this user", "path", s.dir, "error", err)
+	}
 	return s.checkPrivate(s.dir, true)
 }
+
+// isInUse reports a file operation that another process's open file holds up.
+func isInUse(err error) bool { return inUseElsewhere(runtime.GOOS, err) }
 
 // checkPrivate refuses a path owned by another user and tightens one that
 // others can read, with a warning.

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"runtime"
 	"runtime/pprof"
@@ -90,15 +91,17 @@ func startUpstream(b *testing.B, n int) (*benchUpstream, string) {
 }
 
 // benchEnv is the server's environment: a token and the fake's URL, nothing
-// from the developer's own configuration.
+// from the developer's own configuration. PLANNR_BENCH_SERVER_ENV adds
+// settings, space-separated, to measure what they cost, such as
+// "PLANNR_MCP_METRICS_ADDR=127.0.0.1:0" or an OTEL_EXPORTER_OTLP_ENDPOINT.
 func benchEnv(b *testing.B, url string) []string {
-	return []string{
+	return append([]string{
 		"PATH=/usr/bin:/bin",
 		"HOME=" + b.TempDir(),
 		"XDG_CONFIG_HOME=" + b.TempDir(),
 		"PLANNR_BASE_URL=" + url,
 		"PLANNR_TOKEN=" + testToken,
-	}
+	}, strings.Fields(os.Getenv("PLANNR_BENCH_SERVER_ENV"))...)
 }
 
 // BenchmarkColdStart spawns the built binary as an MCP client does and times

@@ -45,6 +45,7 @@ type Client struct {
 	random       func() float64
 	buffers      bufferPool
 	listCache    *listCache
+	basePath     string // the base URL's path, which Endpoint leaves out
 }
 
 // Option configures a Client.
@@ -62,6 +63,7 @@ type clientConfig struct {
 	logger      *slog.Logger
 	clock       Clock
 	secrets     *untrusted.Secrets
+	observer    Observer
 }
 
 // WithBaseURL points the client at another Plannr, such as a test server.
@@ -214,6 +216,7 @@ func NewClient(ts oauth2.TokenSource, opts ...Option) (*Client, error) {
 		source:    ts,
 		random:    defaultRandom,
 		listCache: newListCache(cfg.listTTL),
+		basePath:  base.Path,
 	}, nil
 }
 
@@ -296,6 +299,12 @@ func (c *Client) roundTrip(req *http.Request) (*Response, []byte, error) {
 	}
 	method, path := req.Method, req.URL.Path
 	x := &exchange{start: c.clock.Now()}
+	if c.observer != nil {
+		x.endpoint = c.endpoint(req)
+		var end func(RequestOutcome)
+		ctx, end = c.observer.StartRequest(ctx, x.endpoint)
+		defer func() { end(RequestOutcome{Endpoint: x.endpoint, Status: x.status, Attempts: x.attempts, Err: x.err}) }()
+	}
 	fail := func(err error) (*Response, []byte, error) {
 		if x.gaveUp && x.attempts > 1 {
 			err = &RetryError{Attempts: x.attempts, Elapsed: x.elapsed, Err: err}
@@ -303,12 +312,13 @@ func (c *Client) roundTrip(req *http.Request) (*Response, []byte, error) {
 		if x.uncertain {
 			err = outcomeUnknown{err}
 		}
+		x.err = err
 		return nil, nil, err
 	}
 
 	tok, err := c.token(ctx)
 	if err != nil {
-		return nil, nil, err
+		return fail(err)
 	}
 	err = c.send(ctx, req, tok, x)
 	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil

@@ -13,10 +13,11 @@ import (
 	"net/http/httptrace"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/plannr-mcp/plannr-mcp/internal/neterr"
 )
 
 // RetryPolicy says how the client retries a request that failed in a way
@@ -140,6 +141,10 @@ type exchange struct {
 	status int
 	header http.Header
 	body   []byte
+
+	// endpoint and err are kept for an Observer only.
+	endpoint string
+	err      error
 }
 
 // attempt is the outcome of sending a request once.
@@ -169,8 +174,14 @@ func (c *Client) send(ctx context.Context, req *http.Request, tok *oauth2.Token,
 			if errors.As(err, &te) {
 				c.logger.Warn("plannr request held back by the rate limiter",
 					slog.String("method", req.Method), slog.String("path", req.URL.Path), slog.Duration("wanted_wait", te.Wait))
+				if c.observer != nil {
+					c.observer.RateLimited(ctx, x.endpoint, te.Wait, true)
+				}
 			}
 			return err
+		}
+		if held > 0 && c.observer != nil {
+			c.observer.RateLimited(ctx, x.endpoint, held, false)
 		}
 		began := time.Now() // real time: how long the wire took, for the log
 		a := c.attempt(ctx, req, tok)
@@ -203,7 +214,20 @@ func (c *Client) send(ctx context.Context, req *http.Request, tok *oauth2.Token,
 			attrs = append(attrs, slog.String("error", a.err.Error()))
 		}
 
+		observe := func(cause string, wait time.Duration) {
+			if c.observer == nil {
+				return
+			}
+			info := AttemptInfo{Endpoint: x.endpoint, Status: a.status, Duration: took, RetryCause: cause, RetryWait: wait, Remaining: -1}
+			if a.err != nil {
+				info.Failure = failureClass(ctx, a.err)
+			} else {
+				info.Remaining = remainingOf(a.header)
+			}
+			c.observer.Attempted(ctx, info)
+		}
 		if !v.retry {
+			observe("", 0)
 			x.gaveUp = v.failure && x.attempts > 1
 			if x.gaveUp {
 				c.logger.Warn("plannr request failed", append(attrs, slog.Duration("elapsed", x.elapsed))...)
@@ -227,12 +251,14 @@ func (c *Client) send(ctx context.Context, req *http.Request, tok *oauth2.Token,
 			giveUp = "the wait would outlast the call's deadline"
 		}
 		if giveUp != "" {
+			observe("", 0)
 			x.gaveUp = x.attempts > 1
 			c.logger.Warn("plannr request failed; not retrying", append(attrs,
 				slog.String("reason", giveUp), slog.Duration("wanted_wait", wait), slog.Duration("elapsed", x.elapsed))...)
 			x.status, x.header, x.body = a.status, a.header, a.body
 			return a.err
 		}
+		observe(retryCause(ctx, a), wait)
 		c.logger.Info("plannr request failed; retrying", append(attrs, slog.Duration("wait", wait))...)
 		if err := c.clock.Sleep(ctx, wait); err != nil {
 			x.gaveUp = false
@@ -408,8 +434,7 @@ func isTransient(err error) bool {
 	switch {
 	case errors.As(err, &te):
 		return true
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNABORTED), errors.Is(err, syscall.EPIPE),
-		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+	case neterr.IsReset(err), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return true
 	case errors.As(err, &ne) && ne.Timeout():
 		return true

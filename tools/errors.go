@@ -12,11 +12,11 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/plannr-mcp/plannr-mcp/internal/neterr"
 	"github.com/plannr-mcp/plannr-mcp/internal/untrusted"
 	"github.com/plannr-mcp/plannr-mcp/plannr"
 )
@@ -205,7 +205,7 @@ func networkProblem(err error) string {
 		netErr  net.Error
 	)
 	switch {
-	case errors.Is(err, syscall.ECONNREFUSED):
+	case neterr.IsRefused(err):
 		return "the connection was refused: nothing is listening at the base URL"
 	case errors.As(err, &dnsErr):
 		return "the base URL's host name could not be resolved"
@@ -213,7 +213,7 @@ func networkProblem(err error) string {
 		return "Plannr's TLS certificate could not be verified"
 	case errors.As(err, &recErr):
 		return "the server at the base URL does not speak TLS"
-	case errors.Is(err, syscall.ECONNRESET):
+	case neterr.IsReset(err):
 		return "connection reset"
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return "the answer was cut off"
@@ -221,7 +221,7 @@ func networkProblem(err error) string {
 		return "the connection closed before an answer"
 	case errors.As(err, &netErr) && netErr.Timeout():
 		return "the connection timed out"
-	case errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTUNREACH):
+	case neterr.IsUnreachable(err):
 		return "the network or host is unreachable"
 	default:
 		return "a network error"

@@ -169,6 +169,9 @@ type ServerConfig struct {
 	Version string
 	// Instructions is sent to clients at initialization.
 	Instructions string
+	// Options are more mcp-go server options, applied after the
+	// toolset's own: telemetry's hooks, tracer and middlewares.
+	Options []server.ServerOption
 }
 
 // DefaultInstructions tells the model what the server is for.
@@ -189,6 +192,7 @@ func (t *Toolset) NewServer(cfg ServerConfig) *server.MCPServer {
 	if t.uiEnabled() {
 		opts = append(opts, uiServerOptions()...)
 	}
+	opts = append(opts, cfg.Options...)
 	s := server.NewMCPServer("plannr-mcp", cfg.Version, opts...)
 	serverTools := make([]server.ServerTool, len(t.tools))
 	for i, tool := range t.tools {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/plannr-mcp/plannr-mcp/auth"
 	"github.com/plannr-mcp/plannr-mcp/internal/sandbox"
+	"github.com/plannr-mcp/plannr-mcp/internal/telemetry"
 	"github.com/plannr-mcp/plannr-mcp/internal/untrusted"
 	"github.com/plannr-mcp/plannr-mcp/plannr"
 	"github.com/plannr-mcp/plannr-mcp/tools"
@@ -28,7 +29,9 @@ type app struct {
 	// secrets are the secrets the process holds, which no text from
 	// upstream may carry back out.
 	secrets *untrusted.Secrets
-	close   func()
+	// telemetry is the metrics and tracing, each possibly off.
+	telemetry *telemetry.Telemetry
+	close     func()
 }
 
 // newApp wires the credential, the Plannr client and the tools from cfg,
@@ -39,6 +42,13 @@ func (e *runEnv) newApp(ctx context.Context, cfg *config) (*app, error) {
 	closeFn := func() {}
 	baseURL := cfg.baseURL
 	instructions := tools.DefaultInstructions
+	tel, err := telemetry.New(ctx, telemetry.Config{
+		Version: e.version, Transport: cfg.transport, Metrics: cfg.metricsAddr != "", Env: cfg.otel, Logger: logger,
+	})
+	if err != nil {
+		return nil, badUsage(err)
+	}
+	secrets.Set("otlp headers", tel.HeaderSecrets()...)
 
 	var cred *credential
 	if cfg.sandbox {
@@ -52,8 +62,7 @@ func (e *runEnv) newApp(ctx context.Context, cfg *config) (*app, error) {
 		instructions = sandboxInstructions
 		logger.Warn("SANDBOX MODE: serving sample data from a built-in fake Plannr, not a real account")
 	} else {
-		var err error
-		if cred, err = selectCredential(cfg, logger, secrets); err != nil {
+		if cred, err = selectCredential(cfg, logger, secrets, tel.OnRefresh); err != nil {
 			return nil, err
 		}
 	}
@@ -71,6 +80,7 @@ func (e *runEnv) newApp(ctx context.Context, cfg *config) (*app, error) {
 		plannr.WithMaxResponseBytes(cfg.maxResponse),
 		plannr.WithLogger(logger),
 		plannr.WithSecrets(secrets),
+		plannr.WithObserver(tel.PlannrObserver(baseURL)),
 	)
 	if err != nil {
 		closeFn()
@@ -80,13 +90,32 @@ func (e *runEnv) newApp(ctx context.Context, cfg *config) (*app, error) {
 	logToolSelection(logger, cfg, toolset)
 	return &app{
 		toolset: toolset,
-		mcp:     toolset.NewServer(tools.ServerConfig{Version: e.version, Instructions: instructions}),
-		api:     client,
-		account: cfg.accountUUID,
-		logger:  logger,
-		secrets: secrets,
-		close:   closeFn,
+		mcp: toolset.NewServer(tools.ServerConfig{
+			Version: e.version, Instructions: instructions, Options: tel.ServerOptions(),
+		}),
+		api:       client,
+		account:   cfg.accountUUID,
+		logger:    logger,
+		secrets:   secrets,
+		telemetry: tel,
+		close: func() {
+			closeFn()
+			flushTelemetry(ctx, tel, logger)
+		},
 	}, nil
+}
+
+// flushTelemetry exports the spans still buffered, waiting a few seconds
+// at most.
+func flushTelemetry(ctx context.Context, tel *telemetry.Telemetry, logger *slog.Logger) {
+	if !tel.Tracing() {
+		return
+	}
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := tel.Shutdown(fctx); err != nil {
+		logger.Warn("could not export the last spans", "error", err)
+	}
 }
 
 // wired parses a command that takes no positional arguments and wires its

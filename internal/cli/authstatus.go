@@ -47,7 +47,7 @@ func (e *runEnv) authStatus(ctx context.Context, args []string) error {
 		_, _ = store.Load()
 	}
 	secrets := untrusted.NewSecrets()
-	cred, err := selectCredential(cfg, e.newLogger(slog.LevelError), secrets)
+	cred, err := selectCredential(cfg, e.newLogger(slog.LevelError), secrets, nil)
 	if err != nil {
 		return err
 	}

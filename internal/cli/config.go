@@ -61,6 +61,7 @@ type config struct {
 	transport       string
 	shutdownTimeout time.Duration
 	http            httpserve.Config
+	metricsAddr     string
 
 	// groupLogin
 	clientID         string
@@ -82,12 +83,14 @@ type config struct {
 	graphical bool
 	// gomaxprocs reports GOMAXPROCS set in the environment.
 	gomaxprocs bool
+	// otel holds the OpenTelemetry variables that are set.
+	otel map[string]string
 }
 
 // parse turns the settings of groups into a config; an error names the
 // flag or variable at fault and is a usage error.
 func (s *settings) parse(groups ...group) (*config, error) {
-	c := &config{graphical: s.graphical, gomaxprocs: s.gomaxprocs}
+	c := &config{graphical: s.graphical, gomaxprocs: s.gomaxprocs, otel: s.otel}
 	p := parser{s: s}
 	for _, g := range groups {
 		switch g {
@@ -131,6 +134,7 @@ func (s *settings) parse(groups ...group) (*config, error) {
 			c.shutdownTimeout = p.positiveDuration(keyShutdownTimeout)
 			c.http = p.httpConfig(c.transport == transportHTTP)
 			c.http.ShutdownTimeout = c.shutdownTimeout
+			c.metricsAddr = strings.TrimSpace(s.get(keyMetricsAddr))
 		case groupLogin:
 			c.clientID = strings.TrimSpace(s.get(keyClientID))
 			c.redirectURL = s.get(keyRedirectURL)

@@ -44,8 +44,9 @@ type credential struct {
 // Token (PLANNR_TOKEN, then PLANNR_TOKEN_FILE), then the stored OAuth2
 // login. With neither, tools explain how to configure one, and a login made
 // later is picked up without a restart. Nothing here talks to Plannr: a
-// refresh waits for the first call. secrets learns the credential's secrets.
-func selectCredential(cfg *config, logger *slog.Logger, secrets *untrusted.Secrets) (*credential, error) {
+// refresh waits for the first call. secrets learns the credential's secrets;
+// onRefresh, if not nil, learns the outcome of each refresh of the login.
+func selectCredential(cfg *config, logger *slog.Logger, secrets *untrusted.Secrets, onRefresh func(error)) (*credential, error) {
 	store, storeErr := cfg.loginStore(logger)
 	pat := func(token, from string) *credential {
 		if store != nil && store.Exists() {
@@ -67,7 +68,7 @@ func selectCredential(cfg *config, logger *slog.Logger, secrets *untrusted.Secre
 		logger.Warn("no Plannr credential configured; tools will answer with setup instructions", "help", credentialHelp, "login_store", storeErr)
 		return &credential{kind: credNone, source: auth.Unconfigured("no Personal Access Token is set, and the login store cannot be located: " + storeErr.Error()), help: credentialHelp}, nil
 	}
-	source := auth.NewSource(store, auth.SourceOptions{BaseURL: cfg.baseURL, Logger: logger, RefreshTimeout: cfg.timeout, Secrets: secrets})
+	source := auth.NewSource(store, auth.SourceOptions{BaseURL: cfg.baseURL, Logger: logger, RefreshTimeout: cfg.timeout, Secrets: secrets, OnRefresh: onRefresh})
 	cred := &credential{kind: credLogin, from: store.Path(), source: source, help: loginHelp, store: store}
 	rec, err := store.Load()
 	switch {

@@ -27,6 +27,11 @@ func (e *runEnv) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer a.close()
+	metricsCtx, stopMetrics := context.WithCancel(ctx)
+	defer stopMetrics()
+	if err := a.telemetry.ServeMetrics(metricsCtx, cfg.metricsAddr); err != nil {
+		return err
+	}
 	if cfg.transport == transportHTTP {
 		return e.serveHTTP(ctx, a, cfg)
 	}
@@ -55,11 +60,15 @@ func (e *runEnv) serve(ctx context.Context, args []string) error {
 func (e *runEnv) serveHTTP(ctx context.Context, a *app, cfg *config) error {
 	hc := cfg.http
 	hc.Logger = a.logger
+	if a.telemetry.Enabled() {
+		hc.OnReject = a.telemetry.OnReject
+	}
 	// A client token never goes upstream, but no upstream text may carry
 	// one out either.
 	a.secrets.Set("client tokens", hc.Tokens...)
 	srv, err := httpserve.New(a.mcp, hc)
 	if err == nil {
+		a.telemetry.WatchSessions(srv.LiveSessions)
 		err = srv.ListenAndServe(ctx)
 	}
 	if errors.Is(err, httpserve.ErrNoClientTokens) {

@@ -8,6 +8,7 @@ import (
 	"github.com/plannr-mcp/plannr-mcp/auth"
 	"github.com/plannr-mcp/plannr-mcp/internal/httpserve"
 	"github.com/plannr-mcp/plannr-mcp/internal/sandbox"
+	"github.com/plannr-mcp/plannr-mcp/internal/telemetry"
 	"github.com/plannr-mcp/plannr-mcp/plannr"
 	"github.com/plannr-mcp/plannr-mcp/tools"
 )
@@ -76,6 +77,7 @@ const (
 	keyReadHeader       = "read-header-timeout"
 	keyReadTimeout      = "read-timeout"
 	keyIdleTimeout      = "idle-timeout"
+	keyMetricsAddr      = "metrics-addr"
 	keyClientID         = "client-id"
 	keyClientSecret     = "client-secret"
 	keyClientSecretFile = "client-secret-file"
@@ -146,6 +148,7 @@ func settingSpecs() []spec {
 		{key: keySessionIdle, group: groupTransport, flag: "session-idle-timeout", env: "PLANNR_MCP_SESSION_IDLE_TIMEOUT", def: httpserve.DefaultSessionIdleTimeout.String(), help: "HTTP: end a session after this long without a request"},
 		{key: keyReadHeader, group: groupTransport, flag: "read-header-timeout", env: "PLANNR_MCP_READ_HEADER_TIMEOUT", def: httpserve.DefaultReadHeaderTimeout.String(), help: "HTTP: time limit for reading a request's headers"},
 		{key: keyReadTimeout, group: groupTransport, flag: "read-timeout", env: "PLANNR_MCP_READ_TIMEOUT", def: httpserve.DefaultReadTimeout.String(), help: "HTTP: time limit for reading a whole request"},
+		{key: keyMetricsAddr, group: groupTransport, flag: "metrics-addr", env: "PLANNR_MCP_METRICS_ADDR", help: "address to serve Prometheus metrics on, at /metrics, such as 127.0.0.1:9464 (no MCP there, no client token asked); empty serves none"},
 		{key: keyIdleTimeout, group: groupTransport, flag: "idle-timeout", env: "PLANNR_MCP_IDLE_TIMEOUT", def: httpserve.DefaultIdleTimeout.String(), help: "HTTP: close a keep-alive connection idle this long"},
 
 		{key: keyClientID, group: groupLogin, flag: "client-id", env: "PLANNR_CLIENT_ID", help: "OAuth2 client id Plannr issued"},
@@ -174,6 +177,9 @@ type settings struct {
 	graphical bool
 	// gomaxprocs reports GOMAXPROCS set in the environment.
 	gomaxprocs bool
+	// otel holds the OpenTelemetry variables that are set (see
+	// telemetry.TraceEnv).
+	otel map[string]string
 }
 
 // loadSettings reads the environment: the only place the CLI does.
@@ -190,6 +196,14 @@ func loadSettings(getenv func(string) string) *settings {
 	}
 	s.graphical = getenv("DISPLAY") != "" || getenv("WAYLAND_DISPLAY") != ""
 	s.gomaxprocs = getenv("GOMAXPROCS") != ""
+	for _, name := range telemetry.TraceEnv() {
+		if v := getenv(name); v != "" {
+			if s.otel == nil {
+				s.otel = map[string]string{}
+			}
+			s.otel[name] = v
+		}
+	}
 	return s
 }
 

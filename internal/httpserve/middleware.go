@@ -240,6 +240,9 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool)
 func (s *Server) reject(w http.ResponseWriter, r *http.Request, status int, reason string, attrs ...any) {
 	args := append([]any{"status", status, "reason", reason, "client", s.clientAddr(r), "method", r.Method, "path", r.URL.Path}, attrs...)
 	s.logger.Warn("rejected request", args...)
+	if s.cfg.OnReject != nil {
+		s.cfg.OnReject(reasonName(reason))
+	}
 	http.Error(w, fmt.Sprintf("%d %s: %s", status, strings.ToLower(http.StatusText(status)), reason), status)
 }
 

@@ -90,6 +90,9 @@ type Config struct {
 	// Logger receives the server's logs; nil discards them. It never
 	// receives a token or a session id.
 	Logger *slog.Logger
+	// OnReject, if set, is called with a short, bounded name of the reason
+	// (such as "wrong_client_token") each time the guard refuses a request, for metrics.
+	OnReject func(reason string)
 }
 
 func (c Config) withDefaults() Config {

@@ -6,9 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"io"
 	"maps"
 	"net/http/httptest"
@@ -211,50 +208,6 @@ func haveMCPBLibrary(t *testing.T) bool {
 	return false
 }
 
-// releaseInterfaceLanded reports whether the plannr-mcp binary has what
-// the release relies on: a main.version that -X stamps (then plannr-mcp
-// version prints the tag) and PLANNR_MCP_SANDBOX. Both come in one change
-// to the main package; before it, the bundle tests stand in --sandbox for
-// the variable. After it, a binary that ignores the variable fails them.
-func releaseInterfaceLanded(t *testing.T, bin string, v version) (bool, string) {
-	t.Helper()
-	out, err := runBinary(context.Background(), bin, "version")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.TrimSpace(string(out)) == binaryBase+" "+v.tag {
-		return true, "the binary reports the version stamped with -X main.version"
-	}
-	moduleDir, err := moduleRoot(context.Background(), ".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := filepath.Glob(filepath.Join(moduleDir, "*.go"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	fset := token.NewFileSet()
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, d := range f.Decls {
-			if g, ok := d.(*ast.GenDecl); ok && g.Tok == token.VAR {
-				for _, s := range g.Specs {
-					if slices.ContainsFunc(s.(*ast.ValueSpec).Names, func(n *ast.Ident) bool { return n.Name == "version" }) {
-						return true, "the main package declares var version"
-					}
-				}
-			}
-		}
-	}
-	return false, ""
-}
-
 // TestBundleLaunchesAsManifestSays unpacks the bundle, reads its manifest,
 // starts the server exactly as the manifest tells a host to on this
 // platform, with the person's settings of each case, and speaks MCP to it
@@ -278,16 +231,9 @@ func TestBundleLaunchesAsManifestSays(t *testing.T) {
 				toolNames = append(toolNames, tool.Name)
 			}
 			readOnlyTools := []string{"list_oauth_connections", "list_plannr_accounts"}
-			bare, err := resolveLaunch(m, dir, hostPlatform(), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			// Once the binary reads main.version, it reports the tag in
+			// The binary reports the tag stamped with -X main.version in
 			// initialize too.
-			wantVersion := ""
-			if landed, _ := releaseInterfaceLanded(t, bare.Command, f.Version); landed {
-				wantVersion = f.Version.tag
-			}
+			wantVersion := f.Version.tag
 
 			cases := []struct {
 				name  string
@@ -328,12 +274,7 @@ func TestBundleLaunchesAsManifestSays(t *testing.T) {
 
 					res := startAndList(t, l, srv.URL, tc.tools, wantVersion)
 					if tc.sandbox && res.IsError {
-						if landed, why := releaseInterfaceLanded(t, l.Command, f.Version); landed {
-							t.Fatalf("PLANNR_MCP_SANDBOX=%s, as the manifest sets it, did not turn the sandbox on (%s): %s", l.Env["PLANNR_MCP_SANDBOX"], why, text(res))
-						}
-						t.Logf("the binary does not read PLANNR_MCP_SANDBOX yet: starting it with --sandbox as well")
-						l.Args = append(l.Args, "--sandbox")
-						res = startAndList(t, l, srv.URL, tc.tools, wantVersion)
+						t.Fatalf("PLANNR_MCP_SANDBOX=%s, as the manifest sets it, did not turn the sandbox on: %s", l.Env["PLANNR_MCP_SANDBOX"], text(res))
 					}
 					if res.IsError == tc.listOK {
 						t.Fatalf("list_oauth_connections: isError %v, want %v: %s", res.IsError, !tc.listOK, text(res))
@@ -379,8 +320,7 @@ func TestBundleLaunchesAsManifestSays(t *testing.T) {
 // startAndList starts the server as l says, in an environment of its own
 // (no PLANNR_ setting of the caller's, a fresh configuration directory,
 // Plannr at baseURL), checks the handshake and the tools, and calls
-// list_oauth_connections. A wantVersion that is not empty is the version
-// initialize must report.
+// list_oauth_connections. initialize must report wantVersion.
 func startAndList(t *testing.T, l *launch, baseURL string, wantTools []string, wantVersion string) *sdk.CallToolResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -401,7 +341,7 @@ func startAndList(t *testing.T, l *launch, baseURL string, wantTools []string, w
 	defer session.Close()
 	if info := session.InitializeResult().ServerInfo; info == nil || info.Name == "" {
 		t.Errorf("initialize answered no server info: %+v", session.InitializeResult())
-	} else if wantVersion != "" && info.Version != wantVersion {
+	} else if info.Version != wantVersion {
 		t.Errorf("initialize: server version %q, want %q", info.Version, wantVersion)
 	}
 	tools, err := session.ListTools(ctx, nil)

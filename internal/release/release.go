@@ -41,11 +41,6 @@ type releaseResult struct {
 	Files []releaseFile
 	// Bundle is the .mcpb's name.
 	Bundle string
-	// Stamped reports whether the binary printed the release version when
-	// asked (plannr-mcp version), that is whether it reads main.version.
-	Stamped bool
-	// VersionOutput is what plannr-mcp version printed.
-	VersionOutput string
 }
 
 // bundleName is the file name of the release's .mcpb bundle.
@@ -84,10 +79,10 @@ func buildRelease(ctx context.Context, opts options) (*releaseResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res.VersionOutput = strings.TrimSpace(string(out))
-	res.Stamped = res.VersionOutput == binaryBase+" "+opts.Version.tag
-	if !res.Stamped {
-		logf("warning: plannr-mcp version printed %q, not %q: the binary does not read main.version", res.VersionOutput, binaryBase+" "+opts.Version.tag)
+	// The version stamped with -X main.version is what plannr-mcp version
+	// and initialize report; a binary that ignores it is no release.
+	if got, want := strings.TrimSpace(string(out)), binaryBase+" "+opts.Version.tag; got != want {
+		return nil, fmt.Errorf("plannr-mcp version printed %q, want %q: the binary does not report the version stamped with -X main.version", got, want)
 	}
 	toolsJSON, err := runBinary(ctx, host, "tools")
 	if err != nil {
