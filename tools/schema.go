@@ -3,28 +3,23 @@ package tools
 import (
 	"encoding/json"
 	"fmt"
-
-	"github.com/invopop/jsonschema"
+	"reflect"
 )
 
-// schemaFor generates a self-contained JSON Schema for T: no $ref into $defs
-// (some clients mishandle them), no $schema or $id noise, and
-// additionalProperties false on every object. It runs once per tool at start-up.
+//go:generate env UPDATE_SCHEMAS=true go test -run ^TestGeneratedSchemas$ .
+
+// schemaFor is T's JSON Schema: self-contained (no $ref into $defs, which
+// some clients mishandle), with no $schema or $id noise, and with
+// additionalProperties false on every object. The schemas are generated
+// from the Go types by reflection when the code is generated, not at
+// start-up (schemas_gen.go; TestGeneratedSchemas checks that they are the
+// types' current schemas and regenerates them with UPDATE_SCHEMAS=true).
 func schemaFor[T any]() json.RawMessage {
-	r := jsonschema.Reflector{
-		DoNotReference:             true,
-		ExpandedStruct:             true,
-		RequiredFromJSONSchemaTags: true,
+	s := generatedSchema(reflect.TypeFor[T]())
+	if s == "" {
+		// A tool whose types have no generated schema: every test that
+		// builds the toolset fails here until go generate ./tools is run.
+		panic(fmt.Sprintf("tools: no generated schema for %s: add it to schemaTypes in schema_test.go and run go generate ./tools", reflect.TypeFor[T]()))
 	}
-	var zero T
-	s := r.Reflect(&zero)
-	s.Version = ""
-	s.ID = ""
-	b, err := json.Marshal(s)
-	if err != nil {
-		// Reflection over our own static types cannot fail at run time
-		// unless a struct tag is wrong, which the tool snapshots catch.
-		panic(fmt.Sprintf("tools: schema for %T: %v", zero, err))
-	}
-	return b
+	return json.RawMessage(s)
 }
