@@ -75,7 +75,10 @@ func peerBinary(b *testing.B) string {
 	bin, err := builtPeer()
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		b.Skipf("side by side skipped: %v (set %s to the folder of the reference server)", err, peerDirEnv)
+		// go test prints a skipped benchmark's message only with -v.
+		msg := fmt.Sprintf("side by side skipped: %v (set %s to the folder of the reference server)", err, peerDirEnv)
+		fmt.Fprintln(os.Stderr, msg)
+		b.Skip(msg)
 	case err != nil:
 		b.Fatalf("building the reference server: %v", err)
 	}
@@ -212,7 +215,7 @@ func BenchmarkSideBySide(b *testing.B) {
 						b.Fatalf("%s: %v", s.name, err)
 					}
 					toInit[i] = append(toInit[i], time.Since(start))
-					if err := p.send(msgInitialized); err == nil {
+					if err = p.send(msgInitialized); err == nil {
 						_, err = p.roundTrip(msgToolsList)
 					}
 					if err != nil {
