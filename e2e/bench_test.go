@@ -741,10 +741,12 @@ func BenchmarkStdioRateLimiter(b *testing.B) {
 // fields a tool of this server sets, with struct tags in place of
 // CallToolResult's MarshalJSON, which builds a map and marshals it, after
 // which encoding/json scans the bytes again to compact them.
+// Its fields are in the order of the map's sorted keys.
 type plainToolResult struct {
+	Meta              *mcp.Meta     `json:"_meta,omitempty"`
 	Content           []mcp.Content `json:"content"`
-	StructuredContent any           `json:"structuredContent,omitempty"`
 	IsError           bool          `json:"isError,omitempty"`
+	StructuredContent any           `json:"structuredContent,omitempty"`
 }
 
 // BenchmarkResultEncoding measures the encoding of a 10-connection list
@@ -760,7 +762,7 @@ func BenchmarkResultEncoding(b *testing.B) {
 	}
 	res := resp.Result.(*mcp.CallToolResult)
 	plain := mcp.JSONRPCResponse{JSONRPC: resp.JSONRPC, ID: resp.ID,
-		Result: plainToolResult{Content: res.Content, StructuredContent: res.StructuredContent, IsError: res.IsError}}
+		Result: plainToolResult{Meta: res.Meta, Content: res.Content, IsError: res.IsError, StructuredContent: res.StructuredContent}}
 	viaMCP, err := json.Marshal(resp)
 	if err != nil {
 		b.Fatal(err)

@@ -49,8 +49,15 @@ func startHTTP(t testing.TB, env []string, args ...string) *httpProcess {
 	} else {
 		args = args[1:]
 	}
+	return startHTTPProcess(t, binary(t), servingURL, env, args...)
+}
+
+// startHTTPProcess is startHTTP for any binary, bin, with exactly args:
+// urlLine finds the URL in what it logs, as its first submatch.
+func startHTTPProcess(t testing.TB, bin string, urlLine *regexp.Regexp, env []string, args ...string) *httpProcess {
+	t.Helper()
 	p := &httpProcess{stderr: &plannrtest.SyncBuffer{}, stdout: &plannrtest.SyncBuffer{}, exited: make(chan struct{})}
-	p.cmd = exec.Command(binary(t), args...)
+	p.cmd = exec.Command(bin, args...)
 	p.cmd.Env = env
 	p.cmd.Stderr, p.cmd.Stdout = p.stderr, p.stdout
 	if err := p.cmd.Start(); err != nil {
@@ -75,9 +82,10 @@ func startHTTP(t testing.TB, env []string, args ...string) *httpProcess {
 	})
 	deadline := time.After(30 * time.Second)
 	for {
-		if m := servingURL.FindStringSubmatch(p.stderr.String()); m != nil {
+		if m := urlLine.FindStringSubmatch(p.stderr.String()); m != nil {
 			p.url = m[1]
-			if n := strings.Count(p.stderr.String(), "url="); n != 1 {
+			// plannr-mcp names its URL once, and in no other line.
+			if n := strings.Count(p.stderr.String(), "url="); urlLine == servingURL && n != 1 {
 				t.Errorf("%d lines name the URL, want 1", n)
 			}
 			return p

@@ -6,18 +6,20 @@ import (
 	"reflect"
 )
 
-// schemaFor returns the JSON Schema of T, one of the tools' input and
-// output types. The schemas are generated from the Go types when they
-// change, not at every start: schemas_gen.go holds them, and
-// TestGeneratedSchemas fails when it no longer matches the types (regenerate
-// with UPDATE_SCHEMAS=true go test ./tools/). Reflecting over the types
-// took about 1.5 ms of every start, and linked the reflector into the
-// binary.
+//go:generate env UPDATE_SCHEMAS=true go test -run ^TestGeneratedSchemas$ .
+
+// schemaFor is T's JSON Schema: self-contained (no $ref into $defs, which
+// some clients mishandle), with no $schema or $id noise, and with
+// additionalProperties false on every object. The schemas are generated
+// from the Go types by reflection when the code is generated, not at
+// start-up (schemas_gen.go; TestGeneratedSchemas checks that they are the
+// types' current schemas and regenerates them with UPDATE_SCHEMAS=true).
 func schemaFor[T any]() json.RawMessage {
-	name := reflect.TypeFor[T]().Name()
-	s, ok := generatedSchema(name)
-	if !ok {
-		panic(fmt.Sprintf("tools: no generated schema for %s: add it to schemaTypes in schema_test.go and run UPDATE_SCHEMAS=true go test ./tools/", name))
+	s := generatedSchema(reflect.TypeFor[T]())
+	if s == "" {
+		// A tool whose types have no generated schema: every test that
+		// builds the toolset fails here until go generate ./tools is run.
+		panic(fmt.Sprintf("tools: no generated schema for %s: add it to schemaTypes in schema_test.go and run go generate ./tools", reflect.TypeFor[T]()))
 	}
 	return json.RawMessage(s)
 }

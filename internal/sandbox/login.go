@@ -82,9 +82,10 @@ const loginPageLifetime = 10 * time.Minute
 // form carries back.
 var authorizeFields = []string{"client_id", "redirect_uri", "response_type", "scope", "state", "code_challenge", "code_challenge_method"}
 
-// loginPageHTML is the sign-in page. It is parsed when shown, not when the
-// program starts: every start of plannr-mcp links the sandbox, few show it.
-const loginPageHTML = `<!doctype html>
+// loginPageSource is the sign-in page. It is parsed when a page is served, not at
+// package initialization: the fake starts in every plannr-mcp process that
+// links it, and its pages are seldom shown.
+const loginPageSource = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Sign in to the Plannr sandbox</title>
 <style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;color:#1d2433}
@@ -103,6 +104,11 @@ label{display:block;margin-top:1rem}input{width:100%;padding:.5rem;box-sizing:bo
 <button type="submit" name="action" value="deny" formnovalidate>Cancel</button></div>
 </form></body></html>
 `
+
+// loginPage parses loginPageSource.
+func loginPage() *template.Template {
+	return template.Must(template.New("login").Parse(loginPageSource))
+}
 
 type hiddenField struct{ Name, Value string }
 
@@ -147,8 +153,7 @@ func (s *Server) showLoginPage(w http.ResponseWriter, q url.Values, problem stri
 		status = http.StatusUnauthorized
 	}
 	w.WriteHeader(status)
-	page := template.Must(template.New("login").Parse(loginPageHTML))
-	_ = page.Execute(w, map[string]any{
+	_ = loginPage().Execute(w, map[string]any{
 		"Client": q.Get("client_id"), "Users": users, "Password": DemoPassword,
 		"Error": problem, "Hidden": hidden, "Email": q.Get("email"),
 	})

@@ -29,10 +29,18 @@ func (s *Server) reauthorizeBase(r *http.Request) string {
 	return "http://" + r.Host
 }
 
-var reauthorizedPage = template.Must(template.New("reauthorized").Parse(`<!doctype html>
+// reauthorizedPageSource is the page a re-authorization link shows. It is parsed when a page is served, not at
+// package initialization: the fake starts in every plannr-mcp process that
+// links it, and its pages are seldom shown.
+const reauthorizedPageSource = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Plannr sandbox</title></head>
 <body><h1>Plannr sandbox</h1><p>{{.}}</p><p>You can close this page and return to the assistant.</p></body></html>
-`))
+`
+
+// reauthorizedPage parses reauthorizedPageSource.
+func reauthorizedPage() *template.Template {
+	return template.Must(template.New("reauthorized").Parse(reauthorizedPageSource))
+}
 
 // reauthorize renews the tokens of the connection with this uuid,
 // whoever's it is: the page is opened in a browser, without a bearer token.
@@ -60,8 +68,8 @@ func (s *Server) reauthorize(w http.ResponseWriter, r *http.Request, uuid string
 	h.Set("Cache-Control", "no-store")
 	if found == "" {
 		w.WriteHeader(http.StatusNotFound)
-		_ = reauthorizedPage.Execute(w, "No connection has this re-authorization link.")
+		_ = reauthorizedPage().Execute(w, "No connection has this re-authorization link.")
 		return
 	}
-	_ = reauthorizedPage.Execute(w, "The connection "+found+" is re-authorized.")
+	_ = reauthorizedPage().Execute(w, "The connection "+found+" is re-authorized.")
 }
