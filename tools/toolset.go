@@ -53,6 +53,9 @@ type Options struct {
 	// each other's; nil means a random key for this Toolset alone. A key
 	// must be at least MinStateKeyLength bytes.
 	StateKey []byte
+	// Subject, when set, names the person a call acts for (where each
+	// person signs in): cursors and confirmations are bound to them.
+	Subject func(ctx context.Context) string
 	// NoUI serves no MCP App: list_oauth_connections names no dashboard, the
 	// dashboard resource is not served and the server declares no
 	// io.modelcontextprotocol/ui extension.

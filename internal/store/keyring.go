@@ -31,6 +31,7 @@ var ErrNoKey = errors.New("no configured store key opens it")
 type Keyring struct {
 	current []byte // id of the current key
 	aeads   map[string]cipher.AEAD
+	macKey  []byte // derived from the current key, for MAC
 }
 
 // NewKeyring returns a keyring whose current key derives from secret, and
@@ -52,6 +53,9 @@ func NewKeyring(secret string, old ...string) (*Keyring, error) {
 		}
 		if i == 0 {
 			k.current = id
+			m := hmac.New(sha256.New, []byte(s))
+			m.Write([]byte("plannr-mcp signing key v1"))
+			k.macKey = m.Sum(nil)
 		}
 		k.aeads[string(id)] = aead
 	}
@@ -120,7 +124,17 @@ func (k *Keyring) Open(sealed, aad []byte) ([]byte, error) {
 	return plain, nil
 }
 
-// current reports whether sealed was sealed with the current key.
+// isCurrent reports whether sealed was sealed with the current key.
 func (k *Keyring) isCurrent(sealed []byte) bool {
 	return len(sealed) >= 1+keyIDLength && string(sealed[1:1+keyIDLength]) == string(k.current)
+}
+
+// MAC signs data for purpose with a key derived from the current key, so
+// that replicas sharing the store key accept each other's signatures.
+func (k *Keyring) MAC(purpose string, data []byte) []byte {
+	m := hmac.New(sha256.New, k.macKey)
+	m.Write([]byte(purpose))
+	m.Write([]byte{0})
+	m.Write(data)
+	return m.Sum(nil)
 }

@@ -61,7 +61,7 @@ func (s *sqlStore) PutToken(ctx context.Context, t Token) error {
 }
 
 const tokenQuery = `SELECT t.family_id, t.kind, t.expires_at, t.used_at,
-	f.user_id, f.client_id, f.resource, f.scope, f.created_at, f.last_used_at, f.expires_at, f.revoked_at, COALESCE(u.email, '')
+	f.user_id, f.client_id, f.resource, f.scope, f.created_at, f.last_used_at, f.expires_at, f.revoked_at, COALESCE(u.email, ''), COALESCE(u.account_uuid, '')
 	FROM tokens t JOIN families f ON f.id = t.family_id LEFT JOIN users u ON u.id = f.user_id WHERE t.hash = $1`
 
 func (s *sqlStore) Token(ctx context.Context, hash string) (Token, Family, error) {
@@ -77,7 +77,7 @@ func scanToken(row *sql.Row, hash string) (Token, Family, error) {
 	var f Family
 	var texp, tused, fcreated, fused, fexp, frevoked int64
 	err := row.Scan(&t.FamilyID, &t.Kind, &texp, &tused,
-		&f.UserID, &f.ClientID, &f.Resource, &f.Scope, &fcreated, &fused, &fexp, &frevoked, &f.Email)
+		&f.UserID, &f.ClientID, &f.Resource, &f.Scope, &fcreated, &fused, &fexp, &frevoked, &f.Email, &f.AccountUUID)
 	if err != nil {
 		return Token{}, Family{}, err
 	}

@@ -189,8 +189,10 @@ type Family struct {
 	ExpiresAt time.Time
 	// RevokedAt is when it was revoked; zero if it was not.
 	RevokedAt time.Time
-	// Email is the person's, filled in by Token and UseRefresh.
-	Email string
+	// Email and AccountUUID are the person's, filled in by Token and
+	// UseRefresh.
+	Email       string
+	AccountUUID string
 }
 
 // Kinds of token.
