@@ -58,8 +58,7 @@ func (e *runEnv) newApp(ctx context.Context, cfg *config) (*app, error) {
 		}
 	}
 
-	retry := plannr.DefaultRetryPolicy()
-	retry.MaxRetries, retry.AttemptTimeout = cfg.retryMax, cfg.attemptTimeout
+	retry := retryPolicy(cfg)
 	client, err := plannr.NewClient(cred.source,
 		plannr.WithBaseURL(baseURL),
 		plannr.WithAccountUUID(cfg.accountUUID),
