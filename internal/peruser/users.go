@@ -16,7 +16,7 @@ import (
 
 // ErrSignInRequired reports a person whose Plannr sign-in can no longer
 // be used: they must connect their MCP client again, which signs them in.
-var ErrSignInRequired = errors.New("your Plannr sign-in through plannr-mcp has expired or was revoked: disconnect plannr-mcp in your MCP client and connect it again to sign in with Plannr")
+var ErrSignInRequired = errors.New("your Plannr sign-in through plannr-mcp has expired or was revoked")
 
 // errNoPerson reports a call that reached the tools without a person, which
 // the HTTP server's token check never lets happen.
