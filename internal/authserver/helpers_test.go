@@ -24,7 +24,7 @@ import (
 // Plannr (with its sign-in page and two demo users), on a SQLite store,
 // with a virtual clock; /mcp answers who a valid token acts for.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *Server
 	url    string
 	fake   *sandbox.Server
@@ -36,7 +36,7 @@ type env struct {
 
 const clientRedirect = "http://127.0.0.1:9/callback"
 
-func newEnv(t *testing.T, edit ...func(*Config)) *env {
+func newEnv(t testing.TB, edit ...func(*Config)) *env {
 	t.Helper()
 	e := &env{t: t, clock: plannrtest.NewClock(time.Now()), logs: &plannrtest.SyncBuffer{}}
 	var handler http.Handler = http.NotFoundHandler()

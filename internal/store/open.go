@@ -26,6 +26,13 @@ import (
 // DefaultFileName is the SQLite store's file in the configuration directory.
 const DefaultFileName = "plannr-mcp.db"
 
+// Connections a process keeps to its database: queries are short, and a
+// person's lock on PostgreSQL holds one more for the time of a refresh.
+const (
+	sqliteConns   = 8
+	postgresConns = 16
+)
+
 // IsPostgres reports whether spec names a PostgreSQL database.
 func IsPostgres(spec string) bool {
 	return strings.HasPrefix(spec, "postgres://") || strings.HasPrefix(spec, "postgresql://")
@@ -52,6 +59,9 @@ func Open(ctx context.Context, spec string, keys *Keyring) (Store, int, error) {
 	}
 	s.keys = keys
 	applied, err := s.migrate(ctx)
+	if err == nil {
+		s.tokenStmt, err = s.db.PrepareContext(ctx, tokenQuery)
+	}
 	if err != nil {
 		s.db.Close()
 		return nil, 0, err
@@ -118,6 +128,11 @@ func openSQLite(path string) (*sqlStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: opening %s: %w", path, err)
 	}
+	// Connections are kept rather than opened per burst of requests: an
+	// SQLite connection is cheap to keep and costly to open (its pragmas,
+	// its prepared statements).
+	db.SetMaxOpenConns(sqliteConns)
+	db.SetMaxIdleConns(sqliteConns)
 	locks := filepath.Join(dir, "locks")
 	return &sqlStore{db: db, desc: path, d: dialect{
 		name: "sqlite",
@@ -150,8 +165,8 @@ func openPostgres(ctx context.Context, spec string) (*sqlStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", desc, err)
 	}
-	db.SetMaxOpenConns(32)
-	db.SetMaxIdleConns(8)
+	db.SetMaxOpenConns(postgresConns)
+	db.SetMaxIdleConns(postgresConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

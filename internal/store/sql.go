@@ -30,13 +30,21 @@ type sqlStore struct {
 	d    dialect
 	keys *Keyring
 	desc string
+	// tokenStmt is Token's query, prepared once: it runs on every MCP
+	// request.
+	tokenStmt *sql.Stmt
 }
 
 // Describe names the store without a password.
 func (s *sqlStore) Describe() string { return s.desc }
 
 // Close releases the database.
-func (s *sqlStore) Close() error { return s.db.Close() }
+func (s *sqlStore) Close() error {
+	if s.tokenStmt != nil {
+		s.tokenStmt.Close()
+	}
+	return s.db.Close()
+}
 
 func unix(t time.Time) int64 {
 	if t.IsZero() {

@@ -65,7 +65,7 @@ const tokenQuery = `SELECT t.family_id, t.kind, t.expires_at, t.used_at,
 	FROM tokens t JOIN families f ON f.id = t.family_id LEFT JOIN users u ON u.id = f.user_id WHERE t.hash = $1`
 
 func (s *sqlStore) Token(ctx context.Context, hash string) (Token, Family, error) {
-	t, f, err := scanToken(s.db.QueryRowContext(ctx, tokenQuery, hash), hash)
+	t, f, err := scanToken(s.tokenStmt.QueryRowContext(ctx, hash), hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Token{}, Family{}, ErrNotFound
 	}
