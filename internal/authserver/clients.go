@@ -11,7 +11,6 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -189,8 +188,16 @@ func checkMetadata(m *metadata) error {
 	return nil
 }
 
-// schemeRE is a URI scheme; a native app's private-use scheme has a dot.
-var schemeRE = regexp.MustCompile(`^[a-z][a-z0-9+.-]*$`)
+// validScheme reports a URI scheme as RFC 3986 writes it, in lower case.
+func validScheme(s string) bool {
+	for i, c := range s {
+		letter := c >= 'a' && c <= 'z'
+		if !letter && (i == 0 || !(c >= '0' && c <= '9' || c == '+' || c == '.' || c == '-')) {
+			return false
+		}
+	}
+	return s != ""
+}
 
 // checkRedirectURI accepts an https URL, an http URL on loopback (for
 // native apps, RFC 8252), or a native app's private-use scheme; never a
@@ -201,7 +208,7 @@ func checkRedirectURI(raw string) error {
 		return fmt.Errorf("redirect URI %s %s", untrusted.Quote(untrusted.Truncate(raw, 100)), why)
 	}
 	switch {
-	case err != nil || u.Scheme == "" || !schemeRE.MatchString(u.Scheme):
+	case err != nil || u.Scheme == "" || !validScheme(u.Scheme):
 		return bad("is not an absolute URI")
 	case u.Fragment != "" || strings.Contains(raw, "#"):
 		return bad("must not have a fragment")

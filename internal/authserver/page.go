@@ -29,7 +29,20 @@ const pageStyle = `body{font-family:system-ui,sans-serif;max-width:32rem;margin:
 .actions{margin-top:1.5rem;display:flex;gap:.75rem}button{padding:.55rem 1.1rem;font-size:1rem}
 code{overflow-wrap:anywhere}`
 
-var consentTemplate = template.Must(template.New("consent").Parse(`<!doctype html>
+// pages are the server's page templates, parsed in New rather than at
+// package init: init runs at every start of the binary, stdio included.
+type pages struct {
+	consent, message *template.Template
+}
+
+func parsePages() pages {
+	return pages{
+		consent: template.Must(template.New("consent").Parse(consentHTML)),
+		message: template.Must(template.New("message").Parse(messageHTML)),
+	}
+}
+
+const consentHTML = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Allow {{.Name}} to use plannr-mcp?</title><style>` + pageStyle + `</style></head>
 <body><h1>Allow <span id="client-name">{{.Name}}</span> to act for you on Plannr?</h1>
@@ -43,13 +56,13 @@ var consentTemplate = template.Must(template.New("consent").Parse(`<!doctype htm
 <div class="actions"><button type="submit" name="action" value="allow" id="allow">Allow and sign in to Plannr</button>
 <button type="submit" name="action" value="deny" id="deny">Deny</button></div>
 </form></body></html>
-`))
+`
 
-var messageTemplate = template.Must(template.New("message").Parse(`<!doctype html>
+const messageHTML = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>plannr-mcp</title><style>` + pageStyle + `</style></head>
 <body><h1>plannr-mcp</h1><p id="message">{{.Message}}</p>{{if .Detail}}<p class="note">{{.Detail}}</p>{{end}}</body></html>
-`))
+`
 
 // consentPage asks the person whether to allow the client.
 func (s *Server) consentPage(w http.ResponseWriter, c *client, p pendingRequest, id string) {
@@ -65,7 +78,7 @@ func (s *Server) consentPage(w http.ResponseWriter, c *client, p pendingRequest,
 	}
 	pageHeaders(w)
 	w.WriteHeader(http.StatusOK)
-	_ = consentTemplate.Execute(w, map[string]any{
+	_ = s.pages.consent.Execute(w, map[string]any{
 		"Name": name, "Identity": identity, "RedirectHost": redirectHost(p.RedirectURI),
 		"Capabilities": s.cfg.Capabilities, "Request": id, "CSRF": p.CSRF,
 	})
@@ -88,5 +101,5 @@ func redirectHost(raw string) string {
 func (s *Server) page(w http.ResponseWriter, status int, message, detail string) {
 	pageHeaders(w)
 	w.WriteHeader(status)
-	_ = messageTemplate.Execute(w, map[string]string{"Message": message, "Detail": detail})
+	_ = s.pages.message.Execute(w, map[string]string{"Message": message, "Detail": detail})
 }

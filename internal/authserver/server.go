@@ -105,6 +105,7 @@ type Server struct {
 	fetch    *http.Client
 	log      *slog.Logger
 	store    store.Store
+	pages    pages
 
 	mu      sync.Mutex
 	touched map[string]time.Time // family -> last recorded use
@@ -139,6 +140,7 @@ func New(cfg Config) (*Server, error) {
 		secure:   u.Scheme == "https",
 		log:      cfg.Logger,
 		store:    cfg.Store,
+		pages:    parsePages(),
 		touched:  map[string]time.Time{},
 	}
 	s.fetch = newMetadataClient(cfg.InsecureMetadataURLs, cfg.Secrets)
