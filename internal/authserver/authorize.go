@@ -42,6 +42,9 @@ type pendingRequest struct {
 	Approved bool `json:"approved,omitempty"`
 	// RememberedFor is the person whose remembered consent approved it.
 	RememberedFor string `json:"remembered_for,omitempty"`
+	// UserID is set once Plannr said who signed in, while they choose
+	// the account their calls act for.
+	UserID string `json:"user_id,omitempty"`
 }
 
 // authorize is the authorization endpoint: GET starts a request, POST is
@@ -157,6 +160,10 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request) {
 	if csrf == "" || subtle.ConstantTimeCompare([]byte(csrf), []byte(p.CSRF)) != 1 || cookie == nil || hash(cookie.Value) != p.Browser {
 		s.log.Warn("consent form refused: missing or wrong CSRF token or browser", "client", p.ClientID)
 		s.page(w, http.StatusForbidden, "This answer did not come from the consent page this server showed you, so nothing was done. Start again from your MCP client.", "")
+		return
+	}
+	if p.UserID != "" {
+		s.chooseAccount(w, r, id, p)
 		return
 	}
 	if r.PostForm.Get("action") != "allow" {

@@ -198,3 +198,51 @@ func (r *recorder) Write(b []byte) (int, error) { return len(b), nil }
 func (r *recorder) WriteHeader(int)             {}
 
 var _ = store.ErrNotFound
+
+func TestAccountChoice(t *testing.T) {
+	e := newEnv(t)
+	id, _ := e.register(true, clientRedirect)
+	accounts := sandbox.SampleAccounts()
+	verifier, challenge := plannrtest.PKCE()
+	b := plannrtest.NewBrowser(t)
+	back := b.SignIn(e.authorizeURL(id, clientRedirect, challenge), sandbox.OwnerEmail, sandbox.DemoPassword, accounts[1].UUID)
+	access, _ := e.tokens(id, e.codeFrom(back), verifier)
+	ctx, _, err := e.srv.Verify(context.Background(), access)
+	if p, _ := PrincipalFrom(ctx); err != nil || p.AccountUUID != accounts[1].UUID {
+		t.Fatalf("principal = %+v, %v; want the chosen account %s", p, err, accounts[1].UUID)
+	}
+
+	// An account the person cannot act for is refused, and so is an
+	// answer without the page's CSRF token.
+	other := plannrtest.NewBrowser(t)
+	_, challenge = plannrtest.PKCE()
+	page := other.Get(e.authorizeURL(id, clientRedirect, challenge))
+	action, fields := page.Form(t)
+	fields.Set("action", "allow")
+	plannrPage := other.Get(other.Post(action.String(), fields).Location(t).String())
+	action, fields = plannrPage.Form(t)
+	fields.Set("email", sandbox.OwnerEmail)
+	fields.Set("password", sandbox.DemoPassword)
+	fields.Set("action", "approve")
+	accountPage := other.Get(other.Post(action.String(), fields).Location(t).String())
+	if accountPage.Status != 200 || !strings.Contains(accountPage.Body, accounts[0].Name) || !strings.Contains(accountPage.Body, "preferred") {
+		t.Fatalf("account page = %d:\n%s", accountPage.Status, accountPage.Body)
+	}
+	action, fields = accountPage.Form(t)
+	forged := url.Values{}
+	for k, v := range fields {
+		forged[k] = v
+	}
+	forged.Set("account", "4a3b2c1d-0e9f-4a8b-9c7d-6e5f4a3b2c1d") // the second user's
+	if page := other.Post(action.String(), forged); page.Status != 400 {
+		t.Errorf("another person's account = %d, want 400", page.Status)
+	}
+	forged.Set("account", accounts[0].UUID)
+	forged.Del("csrf")
+	if page := other.Post(action.String(), forged); page.Status != 403 {
+		t.Errorf("without the CSRF token = %d, want 403", page.Status)
+	}
+	if page := other.Post(action.String(), fields); page.Status != http.StatusFound {
+		t.Errorf("the genuine choice = %d", page.Status)
+	}
+}

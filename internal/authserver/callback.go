@@ -5,7 +5,9 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 
+	"github.com/plannr-mcp/plannr-mcp/auth"
 	"github.com/plannr-mcp/plannr-mcp/internal/peruser"
 	"github.com/plannr-mcp/plannr-mcp/internal/store"
 	"github.com/plannr-mcp/plannr-mcp/internal/untrusted"
@@ -86,17 +88,62 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		s.serverPage(w, "recording the consent", err)
 		return
 	}
+	s.rememberUser(w, u.ID)
+	s.log.Info("signed in with Plannr", "user", u.ID, "client", p.ClientID)
+	if p.RememberedFor == "" && len(rec.User.Accounts) > 1 {
+		// The person chooses the account their calls act for; a client
+		// they allowed before keeps the account they chose then.
+		p.UserID, p.CSRF = u.ID, newID("")
+		next := newID("pmcp_req_")
+		if err := s.savePending(ctx, next, p); err != nil {
+			s.serverPage(w, "saving an authorization request", err)
+			return
+		}
+		s.accountPage(ctx, w, p, next, rec.User, u.AccountUUID)
+		return
+	}
+	s.issueCode(w, r, p, u.ID)
+}
+
+// issueCode completes the client's authorization with a code of this
+// server's own.
+func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, p pendingRequest, userID string) {
 	value := newValue(prefixCode)
-	if err := s.store.PutCode(ctx, store.Code{
-		Hash: hash(value), ClientID: p.ClientID, UserID: u.ID, RedirectURI: p.RedirectURI, Challenge: p.Challenge,
-		Resource: p.Resource, Scope: p.Scope, FamilyID: newID("pmcp_fam_"), ExpiresAt: now.Add(codeTTL),
+	if err := s.store.PutCode(r.Context(), store.Code{
+		Hash: hash(value), ClientID: p.ClientID, UserID: userID, RedirectURI: p.RedirectURI, Challenge: p.Challenge,
+		Resource: p.Resource, Scope: p.Scope, FamilyID: newID("pmcp_fam_"), ExpiresAt: s.cfg.Now().Add(codeTTL),
 	}); err != nil {
 		s.serverPage(w, "saving the authorization code", err)
 		return
 	}
-	s.rememberUser(w, u.ID)
-	s.log.Info("signed in with Plannr", "user", u.ID, "client", p.ClientID)
 	s.redirectBack(w, r, p.RedirectURI, url.Values{"code": {value}}, p.State)
+}
+
+// chooseAccount takes the account page's answer: one of the person's
+// accounts, as Plannr listed them at sign-in.
+func (s *Server) chooseAccount(w http.ResponseWriter, r *http.Request, id string, p pendingRequest) {
+	ctx := r.Context()
+	u, err := s.store.User(ctx, p.UserID)
+	if err != nil {
+		s.serverPage(w, "reading who signed in", err)
+		return
+	}
+	var profile auth.User
+	_ = json.Unmarshal(u.Profile, &profile)
+	chosen := r.PostForm.Get("account")
+	if !slices.ContainsFunc(profile.Accounts, func(a auth.Account) bool { return a.UUID == chosen }) {
+		s.page(w, http.StatusBadRequest, "Choose one of the accounts the page listed. Go back and try again.", "")
+		return
+	}
+	if _, err := s.store.TakePending(ctx, id, s.cfg.Now()); err != nil {
+		s.page(w, http.StatusBadRequest, "This sign-in was already finished. Start again from your MCP client.", "")
+		return
+	}
+	if err := s.store.SetAccount(ctx, u.ID, chosen); err != nil {
+		s.serverPage(w, "saving the chosen account", err)
+		return
+	}
+	s.issueCode(w, r, p, u.ID)
 }
 
 // serverPage shows the person that something failed on the server.

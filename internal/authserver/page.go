@@ -1,10 +1,12 @@
 package authserver
 
 import (
+	"context"
 	"html/template"
 	"net/http"
 	"net/url"
 
+	"github.com/plannr-mcp/plannr-mcp/auth"
 	"github.com/plannr-mcp/plannr-mcp/internal/store"
 	"github.com/plannr-mcp/plannr-mcp/internal/untrusted"
 )
@@ -32,13 +34,14 @@ code{overflow-wrap:anywhere}`
 // pages are the server's page templates, parsed in New rather than at
 // package init: init runs at every start of the binary, stdio included.
 type pages struct {
-	consent, message *template.Template
+	consent, message, account *template.Template
 }
 
 func parsePages() pages {
 	return pages{
 		consent: template.Must(template.New("consent").Parse(consentHTML)),
 		message: template.Must(template.New("message").Parse(messageHTML)),
+		account: template.Must(template.New("account").Parse(accountHTML)),
 	}
 }
 
@@ -55,6 +58,18 @@ const consentHTML = `<!doctype html>
 <input type="hidden" name="request" value="{{.Request}}"><input type="hidden" name="csrf" value="{{.CSRF}}">
 <div class="actions"><button type="submit" name="action" value="allow" id="allow">Allow and sign in to Plannr</button>
 <button type="submit" name="action" value="deny" id="deny">Deny</button></div>
+</form></body></html>
+`
+
+const accountHTML = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Choose a Plannr account</title><style>` + pageStyle + `</style></head>
+<body><h1>Which account should <span id="client-name">{{.Name}}</span> act for?</h1>
+<p>You can act for several Plannr accounts. The application acts for the one you choose here, until you sign in again.</p>
+<form method="post" action="/authorize">
+<input type="hidden" name="request" value="{{.Request}}"><input type="hidden" name="csrf" value="{{.CSRF}}"><input type="hidden" name="action" value="allow">
+{{range .Accounts}}<p><label><input type="radio" name="account" value="{{.UUID}}"{{if .Checked}} checked{{end}}> {{.Name}} <span class="note">({{.Type}}{{if .Preferred}}, Plannr's preferred account{{end}})</span></label></p>
+{{end}}<div class="actions"><button type="submit" id="continue">Continue</button></div>
 </form></body></html>
 `
 
@@ -82,6 +97,26 @@ func (s *Server) consentPage(w http.ResponseWriter, c *client, p pendingRequest,
 		"Name": name, "Identity": identity, "RedirectHost": redirectHost(p.RedirectURI),
 		"Capabilities": s.cfg.Capabilities, "Request": id, "CSRF": p.CSRF,
 	})
+}
+
+// accountPage asks the person which of their accounts the client acts for;
+// the current one is chosen to begin with.
+func (s *Server) accountPage(ctx context.Context, w http.ResponseWriter, p pendingRequest, id string, user *auth.User, current string) {
+	name := p.ClientID
+	if c, err := s.lookupClient(ctx, p.ClientID); err == nil && c.name != "" {
+		name = c.name
+	}
+	type choice struct {
+		UUID, Name, Type   string
+		Checked, Preferred bool
+	}
+	var choices []choice
+	for _, a := range user.Accounts {
+		choices = append(choices, choice{UUID: a.UUID, Name: untrusted.Text(a.Name), Type: untrusted.Text(a.Type), Checked: a.UUID == current, Preferred: a.UUID == user.PreferredAccountUUID})
+	}
+	pageHeaders(w)
+	w.WriteHeader(http.StatusOK)
+	_ = s.pages.account.Execute(w, map[string]any{"Name": untrusted.Text(name), "Request": id, "CSRF": p.CSRF, "Accounts": choices})
 }
 
 // redirectHost names where a redirect URI points, for the person.

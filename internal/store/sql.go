@@ -112,6 +112,16 @@ func (s *sqlStore) SaveUser(ctx context.Context, u User) (User, error) {
 	return s.User(ctx, u.ID)
 }
 
+func (s *sqlStore) SetAccount(ctx context.Context, userID, accountUUID string) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE users SET account_uuid = $2 WHERE id = $1`, userID, accountUUID)
+	if err == nil {
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+	}
+	return s.wrap("choosing an account", err)
+}
+
 const userColumns = `id, email, profile, account_uuid, created_at, signed_in_at, last_used_at`
 
 func scanUser(row interface{ Scan(...any) error }) (User, error) {

@@ -41,6 +41,8 @@ type Store interface {
 	SaveUser(ctx context.Context, u User) (User, error)
 	// User finds a person by id or by e-mail address.
 	User(ctx context.Context, idOrEmail string) (User, error)
+	// SetAccount sets the Plannr account a person's calls act for.
+	SetAccount(ctx context.Context, userID, accountUUID string) error
 	// Users lists everyone who signed in, with their grants.
 	Users(ctx context.Context) ([]UserSummary, error)
 	// Forget revokes every MCP grant of the person and deletes their

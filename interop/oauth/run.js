@@ -238,6 +238,7 @@ async function main() {
     // signInAs lets a person sign in, in a browser context of their own:
     // Allow on plannr-mcp's consent page, then the sandbox Plannr's page.
     const consentPages = [];
+    const accountPages = [];
     const signInAs = (email) => async (url) => {
       const context = await browser.newContext();
       const page = await context.newPage();
@@ -250,6 +251,13 @@ async function main() {
       await page.fill('input[name=email]', email);
       await page.fill('input[name=password]', PASSWORD);
       await page.click('button[value=approve]');
+      // A person with several accounts chooses one; the page proposes
+      // Plannr's preferred account.
+      await page.waitForSelector('#done, #continue');
+      if (await page.$('#continue')) {
+        accountPages.push(await page.content());
+        await page.click('#continue');
+      }
       const params = await code;
       await page.waitForSelector('#done');
       await context.close();
@@ -268,6 +276,8 @@ async function main() {
       assert.equal(owner.redirects, 1, 'the person was sent to sign in once');
       assert.match(owner.saved.client.client_id, /^pmcp_client_/, 'registered by dynamic client registration');
       assert.match(consentPages.at(-1), /Interop DCR client/);
+      assert.equal(accountPages.length, 1, 'the person, who has two accounts, chose one');
+      assert.match(accountPages[0], /Harbour Wealth Clients/);
       return conn;
     }, { timeoutMs: 60_000, setup: true });
 

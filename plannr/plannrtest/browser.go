@@ -92,10 +92,11 @@ func (p *Page) Location(t testing.TB) *url.URL {
 var (
 	formRE  = regexp.MustCompile(`(?s)<form[^>]*action="([^"]*)"[^>]*>(.*?)</form>`)
 	inputRE = regexp.MustCompile(`<input[^>]*type="hidden"[^>]*name="([^"]*)"[^>]*value="([^"]*)"`)
+	radioRE = regexp.MustCompile(`<input[^>]*type="radio"[^>]*name="([^"]*)"[^>]*value="([^"]*)" checked`)
 )
 
 // Form returns the action of the page's first form, resolved, and its
-// hidden fields.
+// hidden fields and checked radio buttons.
 func (p *Page) Form(t testing.TB) (*url.URL, url.Values) {
 	t.Helper()
 	m := formRE.FindStringSubmatch(p.Body)
@@ -107,8 +108,10 @@ func (p *Page) Form(t testing.TB) (*url.URL, url.Values) {
 		t.Fatal(err)
 	}
 	fields := url.Values{}
-	for _, in := range inputRE.FindAllStringSubmatch(m[2], -1) {
-		fields.Set(html.UnescapeString(in[1]), html.UnescapeString(in[2]))
+	for _, re := range []*regexp.Regexp{inputRE, radioRE} {
+		for _, in := range re.FindAllStringSubmatch(m[2], -1) {
+			fields.Set(html.UnescapeString(in[1]), html.UnescapeString(in[2]))
+		}
 	}
 	return action, fields
 }
@@ -123,10 +126,11 @@ func PKCE() (verifier, challenge string) {
 // SignIn walks a person through an authorization that starts at
 // authorizeURL: plannr-mcp's consent page (Allow), then the sandbox
 // Plannr's sign-in page as email with the demo password (the consent page
-// is skipped when the server remembers the person's consent). It returns
-// where the server finally sends the browser: the client's redirect URI,
-// with the code or an error.
-func (b *Browser) SignIn(authorizeURL, email, password string) *url.URL {
+// is skipped when the server remembers the person's consent), then, for a
+// person with several accounts, the account page with the account it
+// proposes (or account, when given). It returns where the server finally
+// sends the browser: the client's redirect URI, with the code or an error.
+func (b *Browser) SignIn(authorizeURL, email, password string, account ...string) *url.URL {
 	b.t.Helper()
 	page := b.Get(authorizeURL)
 	if page.Status == http.StatusOK {
@@ -143,5 +147,12 @@ func (b *Browser) SignIn(authorizeURL, email, password string) *url.URL {
 		plannrPage = b.Post(action.String(), fields)
 	}
 	callback := b.Get(plannrPage.Location(b.t).String())
+	if callback.Status == http.StatusOK {
+		action, fields := callback.Form(b.t)
+		if len(account) > 0 {
+			fields.Set("account", account[0])
+		}
+		callback = b.Post(action.String(), fields)
+	}
 	return callback.Location(b.t)
 }

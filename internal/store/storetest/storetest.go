@@ -111,6 +111,14 @@ func testUsers(t *testing.T, open Opener) {
 	if _, err := s.User(ctx, "nobody@example.com"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("unknown user: %v", err)
 	}
+	must(t, s.SetAccount(ctx, u.ID, "acct-3"))
+	if got, _ := s.User(ctx, u.ID); got.AccountUUID != "acct-3" {
+		t.Errorf("after SetAccount, account = %q", got.AccountUUID)
+	}
+	if err := s.SetAccount(ctx, "u_nobody", "x"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("SetAccount of nobody: %v", err)
+	}
+	must(t, s.SetAccount(ctx, u.ID, "acct-1"))
 	other, err := s.SaveUser(ctx, store.User{Email: "other@example.com", Profile: []byte(`{}`), SignedInAt: now})
 	must(t, err)
 	if other.ID == u.ID {
