@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/plannr-mcp/plannr-mcp/internal/store"
 )
@@ -87,11 +88,20 @@ func (s *Server) touch(ctx context.Context, fam store.Family) {
 	}
 	s.mu.Unlock()
 	if due {
-		if err := s.store.TouchFamily(ctx, fam.ID, fam.UserID, now); err != nil {
-			s.log.Warn("recording a grant's use", "error", err)
-		}
+		// Off the request's path: a write may wait for another process's.
+		go func() {
+			tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			if err := s.store.TouchFamily(tctx, fam.ID, fam.UserID, now); err != nil {
+				s.log.Warn("recording a grant's use", "error", err)
+			}
+		}()
 	}
 }
+
+// Refused reports whether an error of Verify refuses the token, rather
+// than the store failing.
+func (s *Server) Refused(err error) bool { return errors.Is(err, ErrInvalidToken) }
 
 // Challenge is the WWW-Authenticate value of a 401: where the resource's
 // metadata is (RFC 9728), and, for a token that was refused, why.

@@ -2,7 +2,6 @@ package httpserve
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -20,6 +19,10 @@ type Verifier interface {
 	// Challenge is the WWW-Authenticate value of a 401 for err (nil when
 	// no token was presented).
 	Challenge(err error) string
+	// Refused reports whether err of Verify refuses the token (401),
+	// rather than the check failing, as when its store is unreachable
+	// (503: the client should try again, not sign in again).
+	Refused(err error) bool
 }
 
 // subjects numbers the verified subjects, so that sessions are bound to a
@@ -55,12 +58,13 @@ func (s *Server) checkBearer(w http.ResponseWriter, r *http.Request, next http.H
 	}
 	ctx, subject, err := s.cfg.Verifier.Verify(r.Context(), presented)
 	if err != nil {
-		status, reason := http.StatusUnauthorized, "access token refused"
-		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			status, reason = http.StatusServiceUnavailable, "access token could not be checked"
+		if !s.cfg.Verifier.Refused(err) {
+			w.Header().Set("Retry-After", "5")
+			s.reject(w, r, http.StatusServiceUnavailable, "access token could not be checked", "error", err.Error())
+			return
 		}
 		w.Header().Set("WWW-Authenticate", s.cfg.Verifier.Challenge(err))
-		s.reject(w, r, status, reason, "why", err.Error())
+		s.reject(w, r, http.StatusUnauthorized, "access token refused", "why", err.Error())
 		return
 	}
 	info.client = s.subjects.id(subject)
