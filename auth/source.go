@@ -420,7 +420,7 @@ func refreshError(err error) error {
 		// refresh token that is revoked, already used or expired.
 		return fmt.Errorf("%w (Plannr refused the refresh token: %s)", ErrLoginRequired, said)
 	case "invalid_client":
-		return fmt.Errorf("%w (Plannr refused the client id or secret stored with the login: %s; if Plannr issued new ones, set PLANNR_CLIENT_ID and PLANNR_CLIENT_SECRET before logging in)", ErrLoginRequired, said)
+		return fmt.Errorf("%w (%w stored with the login: %s; if Plannr issued new ones, set PLANNR_CLIENT_ID and PLANNR_CLIENT_SECRET before logging in)", ErrLoginRequired, ErrClientRefused, said)
 	}
 	return fmt.Errorf("could not refresh the Plannr login: the token endpoint answered %d %s%s; try again in a minute",
 		status, http.StatusText(status), prefixed(said))

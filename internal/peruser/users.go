@@ -18,6 +18,10 @@ import (
 // be used: they must connect their MCP client again, which signs them in.
 var ErrSignInRequired = errors.New("your Plannr sign-in through plannr-mcp has expired or was revoked")
 
+// errClientRefused is what a person is told when Plannr refuses
+// plannr-mcp's own client.
+var errClientRefused = errors.New("plannr-mcp's access to Plannr is misconfigured (Plannr refused its OAuth2 client); tell the server's operator")
+
 // errNoPerson reports a call that reached the tools without a person, which
 // the HTTP server's token check never lets happen.
 var errNoPerson = errors.New("this call carries no signed-in person")
@@ -155,6 +159,12 @@ func (u *Users) Forget(userID string) {
 // advice that says how, and revokes their MCP grants so that their client
 // is asked to authorize again at its next request.
 func (u *Users) outcome(ctx context.Context, userID string, err error) error {
+	if errors.Is(err, auth.ErrClientRefused) {
+		// plannr-mcp's own client is at fault, not the person's sign-in:
+		// nobody is signed out for it.
+		u.opts.Logger.Error("Plannr refused plannr-mcp's OAuth2 client id or secret at a refresh: check PLANNR_CLIENT_ID and PLANNR_CLIENT_SECRET", "user", userID)
+		return &plannr.CredentialError{Err: errClientRefused}
+	}
 	if err == nil || !(errors.Is(err, auth.ErrLoginRequired) || errors.Is(err, ErrSignInRequired)) {
 		return err
 	}
