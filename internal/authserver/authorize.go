@@ -51,7 +51,7 @@ type pendingRequest struct {
 // the consent form's answer.
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
-	case http.MethodGet, http.MethodHead:
+	case http.MethodGet:
 		s.startAuthorization(w, r)
 	case http.MethodPost:
 		s.consent(w, r)
@@ -89,8 +89,9 @@ func (s *Server) startAuthorization(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	redirect := q.Get("redirect_uri")
-	if redirect == "" && len(c.redirectURIs) == 1 {
-		redirect = c.redirectURIs[0]
+	if redirect == "" {
+		s.page(w, http.StatusBadRequest, "The application did not say where to send the answer (redirect_uri). Nothing was done.", "")
+		return
 	}
 	if !slices.Contains(c.redirectURIs, redirect) {
 		s.log.Warn("authorization request refused: redirect_uri is not registered", "client", c.id)

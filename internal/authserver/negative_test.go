@@ -117,6 +117,7 @@ func TestAuthorizationRequestsRefused(t *testing.T) {
 		error string // returned to the client; empty: shown to the person, never redirected
 	}{
 		{"unregistered client", e.authorizeURL("pmcp_client_nobody", clientRedirect, challenge), ""},
+		{"no redirect URI", e.authorizeURL(id, "", challenge), ""},
 		{"no PKCE", e.authorizeURL(id, clientRedirect, "", "code_challenge", ""), "invalid_request"},
 		{"plain PKCE", e.authorizeURL(id, clientRedirect, challenge, "code_challenge_method", "plain"), "invalid_request"},
 		{"malformed challenge", e.authorizeURL(id, clientRedirect, "short"), "invalid_request"},

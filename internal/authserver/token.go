@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/plannr-mcp/plannr-mcp/internal/store"
 )
@@ -270,7 +271,7 @@ func (s *Server) ourResource(res string) bool {
 	if err != nil || u.Fragment != "" {
 		return false
 	}
-	return u.Scheme+"://"+u.Host+trimSlash(u.Path) == s.resource
+	return strings.EqualFold(u.Scheme+"://"+u.Host, s.issuer) && trimSlash(u.Path) == s.cfg.Endpoint
 }
 
 func trimSlash(p string) string {
