@@ -207,6 +207,7 @@ func TestOAuthRefusesToStartMisconfigured(t *testing.T) {
 		{"without a store key", []string{"PLANNR_MCP_STORE_KEY=", "PLANNR_CLIENT_ID=c", "PLANNR_CLIENT_SECRET=s"}, []string{"serve", "--transport", "http", "--auth", "oauth", "--addr", "127.0.0.1:0"}, "no store key"},
 		{"with a short store key", []string{"PLANNR_MCP_STORE_KEY=short", "PLANNR_CLIENT_ID=c", "PLANNR_CLIENT_SECRET=s"}, []string{"serve", "--transport", "http", "--auth", "oauth", "--addr", "127.0.0.1:0"}, "at least 32"},
 		{"with an unknown mode", nil, []string{"serve", "--transport", "http", "--auth", "magic"}, "use tokens or oauth"},
+		{"with a database password on the command line", nil, []string{"serve", "--transport", "http", "--auth", "oauth", "--store", "postgres://app:s3cret@db.example/mcp"}, "--store carries a password"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -104,6 +105,10 @@ func (p *parser) remote(g group, c *config) {
 		c.clientSecretFile = p.s.get(keyClientSecretFile)
 	case groupStoreDB:
 		r.storeSpec = strings.TrimSpace(p.s.get(keyStoreSpec))
+		if p.s.source[keyStoreSpec] == "--store" && store.Password(r.storeSpec) != "" {
+			// A flag's value shows in ps, as a secret must not.
+			p.err = cmpErr(p.err, errors.New("--store carries a password, which other users could read in ps: set PLANNR_MCP_STORE instead, or keep the password in PGPASSWORD or ~/.pgpass"))
+		}
 		r.storeKey = strings.TrimSpace(p.s.get(keyStoreKey))
 		if file := p.s.get(keyStoreKeyFile); file != "" {
 			b, err := os.ReadFile(file)
