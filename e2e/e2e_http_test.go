@@ -136,9 +136,18 @@ func tryConnectHTTP(url string, rt http.RoundTripper, protocolVersion string) (*
 // post sends one raw JSON-RPC message.
 func post(t *testing.T, url, body string, header map[string]string) (*http.Response, string) {
 	t.Helper()
+	resp, b, err := rawCall(url, body, header)
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	return resp, b
+}
+
+// rawCall is post for any goroutine: it reports a failure as an error.
+func rawCall(url, body string, header map[string]string) (*http.Response, string, error) {
 	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 	if err != nil {
-		t.Fatal(err)
+		return nil, "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json, text/event-stream")
@@ -151,11 +160,11 @@ func post(t *testing.T, url, body string, header map[string]string) (*http.Respo
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("POST %s: %v", url, err)
+		return nil, "", err
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
+	b, err := io.ReadAll(resp.Body)
+	return resp, string(b), err
 }
 
 const (

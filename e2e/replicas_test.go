@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -78,9 +77,9 @@ func TestReplicasOnOnePostgres(t *testing.T) {
 	access, _ := client.signIn(sandbox.OwnerEmail)
 	headers := map[string]string{"Authorization": "Bearer " + access, "Mcp-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": "list_oauth_connections"}
 	list := func(url string) error {
-		status, body, err := rawCall(url, rawList, headers)
-		if err == nil && (status != 200 || !strings.Contains(body, "Transact platform") || strings.Contains(body, `"isError":true`)) {
-			err = &callError{status: status, body: body}
+		resp, body, err := rawCall(url, rawList, headers)
+		if err == nil && (resp.StatusCode != 200 || !strings.Contains(body, "Transact platform") || strings.Contains(body, `"isError":true`)) {
+			err = &callError{status: resp.StatusCode, body: body}
 		}
 		return err
 	}
@@ -150,23 +149,3 @@ type callError struct {
 }
 
 func (e *callError) Error() string { return http.StatusText(e.status) + ": " + e.body }
-
-// rawCall sends one raw JSON-RPC message from any goroutine.
-func rawCall(url, body string, header map[string]string) (int, string, error) {
-	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-	if err != nil {
-		return 0, "", err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json, text/event-stream")
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), err
-}
