@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/plannr-mcp/plannr-mcp/internal/sandbox"
-	"github.com/plannr-mcp/plannr-mcp/internal/store"
 	"github.com/plannr-mcp/plannr-mcp/plannr/plannrtest"
 )
 
@@ -196,8 +195,6 @@ type recorder struct{ h http.Header }
 func (r *recorder) Header() http.Header         { return r.h }
 func (r *recorder) Write(b []byte) (int, error) { return len(b), nil }
 func (r *recorder) WriteHeader(int)             {}
-
-var _ = store.ErrNotFound
 
 func TestAccountChoice(t *testing.T) {
 	e := newEnv(t)

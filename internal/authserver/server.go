@@ -161,7 +161,7 @@ func (s *Server) ResourceMetadataURL() string {
 
 // Handlers returns the server's endpoints by mux pattern.
 func (s *Server) Handlers() map[string]http.Handler {
-	cors := func(h http.HandlerFunc) http.Handler { return allowAnyOrigin(h) }
+	cors := allowAnyOrigin
 	return map[string]http.Handler{
 		ResourceMetadataPath:                  cors(s.resourceMetadata),
 		ResourceMetadataPath + s.cfg.Endpoint: cors(s.resourceMetadata),
