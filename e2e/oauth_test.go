@@ -190,6 +190,30 @@ func TestOAuthEachPersonActsAsThemselves(t *testing.T) {
 		t.Errorf("revoking nobody: exit %d\n%s", code, stdout)
 	}
 	noSecretIn(t, "the server's stderr", srv.stderr.String(), append(client.issued, storeKey)...)
+
+	// The operator's view of the deployment, and a rotation of the store key.
+	operator := append(append([]string{}, env...), "PLANNR_CLIENT_ID=plannr-mcp-team", "PLANNR_CLIENT_SECRET=s3cret-of-the-team-client", "PLANNR_MCP_PUBLIC_URL=https://mcp.example.com")
+	code, stdout, _ = runCLI(t, operator, "auth", "status", "--auth", "oauth")
+	for _, want := range []string{"must be https://mcp.example.com/oauth/plannr/callback", "People: 2 have signed in, 1 with Plannr tokens stored", "Store key: opens the stored tokens"} {
+		if code != 0 || !strings.Contains(stdout, want) {
+			t.Errorf("auth status: exit %d, want %q in:\n%s", code, want, stdout)
+		}
+	}
+	const newKey = "e2e-store-key-rotated-00112233445566778899aabb"
+	rotated := append(append([]string{}, operator...), "PLANNR_MCP_STORE_KEY="+newKey, "PLANNR_MCP_STORE_OLD_KEYS="+storeKey)
+	if code, stdout, stderr := runCLI(t, rotated, "store", "rekey"); code != 0 || !strings.Contains(stdout, "Re-encrypted 1 rows") {
+		t.Errorf("store rekey: exit %d\n%s%s", code, stdout, stderr)
+	}
+	onlyNew := append(append([]string{}, operator...), "PLANNR_MCP_STORE_KEY="+newKey)
+	if code, stdout, _ := runCLI(t, onlyNew, "auth", "status", "--auth", "oauth"); code != 0 || !strings.Contains(stdout, "Store key: opens the stored tokens") {
+		t.Errorf("auth status with the new key alone: exit %d\n%s", code, stdout)
+	}
+	if code, stdout, _ := runCLI(t, operator, "auth", "status", "--auth", "oauth"); code != 1 || !strings.Contains(stdout, "does not open the stored tokens") {
+		t.Errorf("auth status with the old key after the rotation: exit %d\n%s", code, stdout)
+	}
+	if code, stdout, _ := runCLI(t, env, "store", "migrate"); code != 0 || !strings.Contains(stdout, "schema version") {
+		t.Errorf("store migrate: exit %d\n%s", code, stdout)
+	}
 }
 
 func TestOAuthRefusesToStartMisconfigured(t *testing.T) {

@@ -135,6 +135,12 @@ func (s *sqlStore) TouchFamily(ctx context.Context, familyID, userID string, at 
 // token of it presented later is still recognised as reuse.
 const revokedRetention = 7 * 24 * time.Hour
 
+// unusedClientRetention is how long a dynamically registered client with
+// no grant is kept: registration is open to anyone, as MCP has it, so
+// clients that never (or no longer) hold a grant do not pile up. One that
+// comes back registers again.
+const unusedClientRetention = 30 * 24 * time.Hour
+
 func (s *sqlStore) Prune(ctx context.Context, now time.Time) (int64, error) {
 	n := unix(now)
 	var total int64
@@ -148,6 +154,8 @@ func (s *sqlStore) Prune(ctx context.Context, now time.Time) (int64, error) {
 		{`DELETE FROM families WHERE expires_at <= $1 OR (revoked_at > 0 AND revoked_at <= $2)`, []any{n, n - int64(revokedRetention/time.Second)}},
 		{`DELETE FROM tokens WHERE family_id NOT IN (SELECT id FROM families)`, nil},
 		{`DELETE FROM clients WHERE expires_at > 0 AND expires_at <= $1`, []any{n}},
+		{`DELETE FROM clients WHERE kind = 'dcr' AND created_at <= $1
+			AND id NOT IN (SELECT client_id FROM families) AND id NOT IN (SELECT client_id FROM codes)`, []any{n - int64(unusedClientRetention/time.Second)}},
 	} {
 		res, err := s.db.ExecContext(ctx, step.q, step.args...)
 		if err != nil {

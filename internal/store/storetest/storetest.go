@@ -366,13 +366,25 @@ func testPrune(t *testing.T, open Opener) {
 	must(t, s.PutToken(ctx, store.Token{Hash: "rt-old", FamilyID: "old", Kind: store.RefreshToken, ExpiresAt: now.Add(-time.Hour)}))
 	must(t, s.PutCode(ctx, store.Code{Hash: "c-old", FamilyID: "x", ExpiresAt: now.Add(-time.Second)}))
 	must(t, s.PutPending(ctx, "p-old", []byte("x"), now.Add(-time.Second)))
+	old := now.Add(-31 * 24 * time.Hour)
+	must(t, s.PutClient(ctx, store.Client{ID: "unused", Kind: store.ClientDynamic, Metadata: []byte(`{}`), CreatedAt: old}))
+	must(t, s.PutClient(ctx, store.Client{ID: "c", Kind: store.ClientDynamic, Metadata: []byte(`{}`), CreatedAt: old}))
+	must(t, s.PutClient(ctx, store.Client{ID: "recent", Kind: store.ClientDynamic, Metadata: []byte(`{}`), CreatedAt: now}))
 	n, err := s.Prune(ctx, now)
 	must(t, err)
-	if n != 4 {
-		t.Errorf("pruned %d rows, want 4", n)
+	if n != 5 {
+		t.Errorf("pruned %d rows, want 5", n)
 	}
 	if _, _, err := s.Token(ctx, "at-live"); err != nil {
 		t.Errorf("a live token was pruned: %v", err)
+	}
+	if _, err := s.Client(ctx, "unused"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("an old client without a grant was kept: %v", err)
+	}
+	for _, id := range []string{"c", "recent"} {
+		if _, err := s.Client(ctx, id); err != nil {
+			t.Errorf("client %s, with a grant or recent, was pruned: %v", id, err)
+		}
 	}
 }
 
