@@ -31,6 +31,13 @@ var ErrNotLoggedIn = errors.New("nobody has logged in with plannr-mcp login")
 // client. Errors that wrap it say why; the remedy is always a new login.
 var ErrLoginRequired = errors.New("the Plannr login has expired or was revoked: run `plannr-mcp login` in a terminal to log in again")
 
+// ErrClientRefused reports that Plannr refused the OAuth2 client id or
+// secret of a refresh: the client's configuration is at fault, not the
+// person's login.
+//
+//lint:ignore ST1005 Plannr is a name, and starts the sentence a person reads.
+var ErrClientRefused = errors.New("Plannr refused the client id or secret")
+
 // PersonalAccessToken returns a source that always yields token, a Plannr
 // Personal Access Token.
 func PersonalAccessToken(token string) oauth2.TokenSource {

@@ -170,26 +170,14 @@ func Login(ctx context.Context, store *Store, opts LoginOptions) (*Record, error
 
 // finishLogin exchanges the code, learns who logged in and saves the login.
 func finishLogin(ctx context.Context, store *Store, conf *oauth2.Config, code, verifier string, opts LoginOptions) (*Record, error) {
-	xctx, cancel := context.WithTimeout(ctx, DefaultRefreshTimeout)
-	defer cancel()
-	xctx = context.WithValue(xctx, oauth2.HTTPClient, opts.HTTPClient)
-	tok, err := conf.Exchange(xctx, code, oauth2.VerifierOption(verifier))
+	rec, err := exchangeCode(ctx, conf, code, verifier, opts.BaseURL, opts.HTTPClient, opts.Now)
 	if err != nil {
 		return nil, exchangeError(err)
 	}
-	now := opts.Now()
-	base := Record{
-		Version:      recordVersion,
-		BaseURL:      normalizeBaseURL(opts.BaseURL),
-		ClientID:     conf.ClientID,
-		ClientSecret: conf.ClientSecret,
-		LoggedInAt:   now,
-	}
-	rec := base.withToken(tok, now)
 	if rec.RefreshToken == "" {
 		opts.Logger.Warn("Plannr issued no refresh token; the login ends when the access token expires")
 	}
-	user, err := whoAmI(ctx, opts, rec.Token())
+	user, err := whoAmI(ctx, opts.BaseURL, opts.Secrets, rec.Token())
 	if err != nil {
 		// The login works; only the description of it is missing.
 		fmt.Fprintf(opts.Out, "Logged in, but could not read who you are from Plannr: %v\n", err)
@@ -202,10 +190,30 @@ func finishLogin(ctx context.Context, store *Store, conf *oauth2.Config, code, v
 	return rec, nil
 }
 
+// exchangeCode trades an authorization code for a login record.
+func exchangeCode(ctx context.Context, conf *oauth2.Config, code, verifier, baseURL string, client *http.Client, now func() time.Time) (*Record, error) {
+	xctx, cancel := context.WithTimeout(ctx, DefaultRefreshTimeout)
+	defer cancel()
+	xctx = context.WithValue(xctx, oauth2.HTTPClient, client)
+	tok, err := conf.Exchange(xctx, code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		return nil, err
+	}
+	at := now()
+	base := Record{
+		Version:      recordVersion,
+		BaseURL:      normalizeBaseURL(baseURL),
+		ClientID:     conf.ClientID,
+		ClientSecret: conf.ClientSecret,
+		LoggedInAt:   at,
+	}
+	return base.withToken(tok, at), nil
+}
+
 // whoAmI reads the logged-in person's logins and accounts.
-func whoAmI(ctx context.Context, opts LoginOptions, tok *oauth2.Token) (*User, error) {
+func whoAmI(ctx context.Context, baseURL string, secrets *untrusted.Secrets, tok *oauth2.Token) (*User, error) {
 	client, err := plannr.NewClient(oauth2.StaticTokenSource(tok),
-		plannr.WithBaseURL(opts.BaseURL), plannr.WithTimeout(DefaultRefreshTimeout), plannr.WithSecrets(opts.Secrets))
+		plannr.WithBaseURL(baseURL), plannr.WithTimeout(DefaultRefreshTimeout), plannr.WithSecrets(secrets))
 	if err != nil {
 		return nil, err
 	}

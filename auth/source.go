@@ -52,6 +52,15 @@ type SourceOptions struct {
 	// to the token endpoint, with nil or the refresh's error (which wraps
 	// ErrLoginRequired when only a new login helps), for metrics.
 	OnRefresh func(err error)
+	// SecretsSlot is the slot of Secrets the login's secrets go in; empty
+	// means "login". Sources of several people's logins use one each.
+	SecretsSlot string
+	// ReuseLoaded serves the login this source last read or saved while
+	// its access token is fresh, instead of reading the store at every
+	// call: for a store where a read is a query. A token another process
+	// refreshed meanwhile is then picked up when Plannr rejects the old
+	// one (Passport revokes it at the refresh), through Refresh.
+	ReuseLoaded bool
 }
 
 // Source is an oauth2.TokenSource for the login in a Store. It reads the
@@ -66,7 +75,7 @@ type SourceOptions struct {
 // Source also implements the optional interfaces of plannr.NewClient: it
 // takes each request's context, and replaces a token Plannr rejected.
 type Source struct {
-	store *Store
+	store RecordStore
 	opts  SourceOptions
 	// sem admits one refresh at a time in this process.
 	sem chan struct{}
@@ -83,10 +92,19 @@ type Source struct {
 	pendingFrom string
 	// held is the access token whose login's secrets Secrets holds.
 	held string
+	// loaded is the login last read or saved, for ReuseLoaded.
+	loaded *Record
 }
 
 // NewSource returns a source for the login in store.
 func NewSource(store *Store, opts SourceOptions) *Source {
+	return NewRecordSource(fileRecords{store}, opts)
+}
+
+// NewRecordSource returns a source for the login in store, with the same
+// refresh discipline as the file's: one refresh at a time in the process,
+// under store's lock, after re-reading the store under it.
+func NewRecordSource(store RecordStore, opts SourceOptions) *Source {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -101,6 +119,9 @@ func NewSource(store *Store, opts SourceOptions) *Source {
 	}
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = NewTokenHTTPClient(opts.RefreshTimeout, opts.Secrets)
+	}
+	if opts.SecretsSlot == "" {
+		opts.SecretsSlot = "login"
 	}
 	opts.BaseURL = normalizeBaseURL(opts.BaseURL)
 	return &Source{store: store, opts: opts, sem: make(chan struct{}, 1)}
@@ -128,7 +149,15 @@ func (s *Source) Token() (*oauth2.Token, error) {
 // when ctx ends: Plannr may already have rotated the tokens, and the
 // answer must be saved or the login is lost.
 func (s *Source) TokenContext(ctx context.Context) (*oauth2.Token, error) {
-	rec, err := s.current()
+	if s.opts.ReuseLoaded {
+		s.mu.Lock()
+		rec := s.loaded
+		s.mu.Unlock()
+		if rec != nil && s.fresh(rec) {
+			return rec.Token(), nil
+		}
+	}
+	rec, err := s.current(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +189,7 @@ func (s *Source) obtain(ctx context.Context, rejected string) (*oauth2.Token, er
 	defer func() { <-s.sem }()
 
 	// Another goroutine may have refreshed while this one waited.
-	rec, err := s.current()
+	rec, err := s.current(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +208,7 @@ func (s *Source) obtain(ctx context.Context, rejected string) (*oauth2.Token, er
 	// Another process may have refreshed before this one got the lock:
 	// its token is in the store, and the refresh token this process read
 	// earlier is already spent.
-	rec, err = s.current()
+	rec, err = s.current(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -191,8 +220,8 @@ func (s *Source) obtain(ctx context.Context, rejected string) (*oauth2.Token, er
 
 // current returns the stored login, or the refreshed one this process
 // could not save.
-func (s *Source) current() (*Record, error) {
-	rec, err := s.store.Load()
+func (s *Source) current(ctx context.Context) (*Record, error) {
+	rec, err := s.store.Load(ctx)
 	if err != nil {
 		if errors.Is(err, ErrNotLoggedIn) {
 			return nil, fmt.Errorf("%w (%w)", ErrNoCredential, ErrNotLoggedIn)
@@ -213,6 +242,7 @@ func (s *Source) current() (*Record, error) {
 		s.pending, s.pendingFrom = nil, ""
 	}
 	s.holdLocked(rec)
+	s.loaded = rec
 	return rec, nil
 }
 
@@ -223,7 +253,7 @@ func (s *Source) holdLocked(rec *Record) {
 		return
 	}
 	s.held = rec.AccessToken
-	s.opts.Secrets.Set("login", rec.AccessToken, rec.RefreshToken, rec.ClientSecret)
+	s.opts.Secrets.Set(s.opts.SecretsSlot, rec.AccessToken, rec.RefreshToken, rec.ClientSecret)
 }
 
 // fresh reports whether rec's access token can be used without refreshing.
@@ -273,11 +303,15 @@ func (s *Source) refresh(ctx context.Context, rec *Record) (*oauth2.Token, error
 		last: rec.Token(),
 		onChange: func(tok *oauth2.Token) error {
 			saved = rec.withToken(tok, s.opts.Now())
-			if err := s.store.Save(saved); err != nil {
+			s.mu.Lock()
+			s.holdLocked(saved)
+			s.loaded = saved
+			s.mu.Unlock()
+			if err := s.store.Save(rctx, saved); err != nil {
 				// The old refresh token is spent: dropping the new one would
 				// log the person out. Keep it in memory and say so.
 				s.opts.Logger.Error("refreshed the Plannr login but could not save it; this process keeps using it, other processes will need a new login",
-					"error", err, "store", s.store.Path())
+					"error", err, "store", s.store.String())
 				s.mu.Lock()
 				s.pending, s.pendingFrom = saved, rec.RefreshToken
 				s.mu.Unlock()
@@ -386,7 +420,7 @@ func refreshError(err error) error {
 		// refresh token that is revoked, already used or expired.
 		return fmt.Errorf("%w (Plannr refused the refresh token: %s)", ErrLoginRequired, said)
 	case "invalid_client":
-		return fmt.Errorf("%w (Plannr refused the client id or secret stored with the login: %s; if Plannr issued new ones, set PLANNR_CLIENT_ID and PLANNR_CLIENT_SECRET before logging in)", ErrLoginRequired, said)
+		return fmt.Errorf("%w (%w stored with the login: %s; if Plannr issued new ones, set PLANNR_CLIENT_ID and PLANNR_CLIENT_SECRET before logging in)", ErrLoginRequired, ErrClientRefused, said)
 	}
 	return fmt.Errorf("could not refresh the Plannr login: the token endpoint answered %d %s%s; try again in a minute",
 		status, http.StatusText(status), prefixed(said))

@@ -508,11 +508,17 @@ type httpSession struct {
 	client *http.Client
 	url    string
 	id     string // Mcp-Session-Id
+	token  string // the bearer token: clientToken, or an OAuth access token
 }
 
-// openHTTPSession initializes a session as a client does.
+// openHTTPSession initializes a session as a client does, with clientToken.
 func openHTTPSession(ctx context.Context, client *http.Client, url string) (*httpSession, error) {
-	s := &httpSession{client: client, url: url}
+	return openHTTPSessionAs(ctx, client, url, clientToken)
+}
+
+// openHTTPSessionAs initializes a session with a bearer token.
+func openHTTPSessionAs(ctx context.Context, client *http.Client, url, token string) (*httpSession, error) {
+	s := &httpSession{client: client, url: url, token: token}
 	resp, body, err := s.post(ctx, msgInitialize)
 	if err != nil {
 		return nil, err
@@ -535,7 +541,7 @@ func (s *httpSession) post(ctx context.Context, msg []byte) (*http.Response, []b
 	if err != nil {
 		return nil, nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+clientToken)
+	req.Header.Set("Authorization", "Bearer "+s.token)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json, text/event-stream")
 	if s.id != "" {
@@ -600,26 +606,7 @@ func BenchmarkHTTPCall(b *testing.B) {
 				}
 				sessions[i] = s
 			}
-			cpu0, err := procCPU(pid)
-			if err != nil {
-				b.Fatal(err)
-			}
-			all, elapsed := callConcurrently(b, n, httpCalls(n)*b.N, func(i int) error { return sessions[i].call(ctx, msg) })
-			cpu1, err := procCPU(pid)
-			if err != nil {
-				b.Fatal(err)
-			}
-			peak, err := vmHWM(pid)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ReportMetric(0, "ns/op")
-			b.ReportMetric(float64(len(all))/elapsed.Seconds(), "calls/s")
-			b.ReportMetric(micros(all.percentile(50)), "us/call-p50")
-			b.ReportMetric(micros(all.percentile(99)), "us/call-p99")
-			b.ReportMetric(micros(cpu1-cpu0)/float64(len(all)), "us-cpu/call")
-			b.ReportMetric(mebibytes(peak), "MiB-peak")
-			b.ReportMetric(mebibytes(idle), "MiB-peak-idle")
+			measureHTTPCalls(b, pid, idle, sessions, msg)
 		})
 	}
 	// The same list request made directly to the fake by 64 clients at
@@ -635,6 +622,34 @@ func BenchmarkHTTPCall(b *testing.B) {
 		b.ReportMetric(micros(all.percentile(50)), "us/call-p50")
 		b.ReportMetric(micros(all.percentile(99)), "us/call-p99")
 	})
+}
+
+// measureHTTPCalls times list calls on sessions of the server process pid
+// and reports calls/s, p50 and p99, the server's CPU time per call and its
+// peak resident memory (idle is the peak before any session).
+func measureHTTPCalls(b *testing.B, pid int, idle int64, sessions []*httpSession, msg []byte) (callsPerSecond, cpuPerCall float64) {
+	ctx := context.Background()
+	cpu0, err := procCPU(pid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	all, elapsed := callConcurrently(b, len(sessions), httpCalls(len(sessions))*b.N, func(i int) error { return sessions[i].call(ctx, msg) })
+	cpu1, err := procCPU(pid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	peak, err := vmHWM(pid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(float64(len(all))/elapsed.Seconds(), "calls/s")
+	b.ReportMetric(micros(all.percentile(50)), "us/call-p50")
+	b.ReportMetric(micros(all.percentile(99)), "us/call-p99")
+	b.ReportMetric(micros(cpu1-cpu0)/float64(len(all)), "us-cpu/call")
+	b.ReportMetric(mebibytes(peak), "MiB-peak")
+	b.ReportMetric(mebibytes(idle), "MiB-peak-idle")
+	return float64(len(all)) / elapsed.Seconds(), micros(cpu1-cpu0) / float64(len(all))
 }
 
 // callConcurrently makes total calls from n goroutines, each calling as

@@ -36,6 +36,8 @@ type httpProcess struct {
 	stderr *plannrtest.SyncBuffer
 	stdout *plannrtest.SyncBuffer
 	exited chan struct{}
+	// killed is set by kill, which a test uses to end the process abruptly.
+	killed bool
 }
 
 // startHTTP starts the binary serving HTTP on a free loopback port and
@@ -68,7 +70,7 @@ func startHTTPProcess(t testing.TB, bin string, urlLine *regexp.Regexp, env []st
 		close(p.exited)
 	}()
 	t.Cleanup(func() {
-		if code := p.stop(t); code != 0 {
+		if code := p.stop(t); code != 0 && !p.killed {
 			t.Errorf("exit code %d after SIGTERM, want 0; stderr:\n%s", code, p.stderr.String())
 		}
 		for _, secret := range []string{testToken, clientToken, otherClientToken} {
@@ -149,9 +151,18 @@ func tryConnectHTTP(url string, rt http.RoundTripper, protocolVersion string, op
 // post sends one raw JSON-RPC message.
 func post(t *testing.T, url, body string, header map[string]string) (*http.Response, string) {
 	t.Helper()
+	resp, b, err := rawCall(url, body, header)
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	return resp, b
+}
+
+// rawCall is post for any goroutine: it reports a failure as an error.
+func rawCall(url, body string, header map[string]string) (*http.Response, string, error) {
 	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 	if err != nil {
-		t.Fatal(err)
+		return nil, "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json, text/event-stream")
@@ -164,11 +175,11 @@ func post(t *testing.T, url, body string, header map[string]string) (*http.Respo
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("POST %s: %v", url, err)
+		return nil, "", err
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
+	b, err := io.ReadAll(resp.Body)
+	return resp, string(b), err
 }
 
 const (

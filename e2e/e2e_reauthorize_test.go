@@ -237,3 +237,29 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestReauthorizeInOAuthMode re-authorizes as a person signed in with
+// --auth oauth: the link is the one Plannr sent that person, and the state
+// carried through the client is theirs alone.
+func TestReauthorizeInOAuthMode(t *testing.T) {
+	srv := startHTTP(t, oauthEnv(t, t.TempDir()), "--sandbox", "--auth", "oauth", "--reauthorize-wait", "5s")
+	base := strings.TrimSuffix(srv.url, "/mcp")
+	access, _ := registerClient(t, base).signIn(sandbox.OwnerEmail)
+	// One connection for each era: the expired one, then the expiring one.
+	for version, uuid := range map[string]string{"2026-07-28": nucleusUUID, "2025-11-25": "0b96d72c-d9de-40fb-9beb-de30a48c0160"} {
+		t.Run(version, func(t *testing.T) {
+			person := &linkOpener{action: "accept", visit: true}
+			session := connectHTTPWith(t, srv.url, plannrtest.Bearer{Token: access}, version, person.options())
+			plannrURL := refreshURL(t, session, uuid)
+			res := callTool(t, session, "reauthorize_oauth_connection", map[string]any{"uuid": uuid})
+			var out struct{ Outcome, Status string }
+			decodeStructured(t, res, &out)
+			if res.IsError || out.Outcome != "reauthorized" || out.Status != "healthy" {
+				t.Fatalf("%+v: %s", out, resultText(res))
+			}
+			if asked, _, _ := person.record(); len(asked) != 1 || asked[0].URL != plannrURL {
+				t.Errorf("asked to open %+v, want %s once", asked, plannrURL)
+			}
+		})
+	}
+}

@@ -184,10 +184,22 @@ func TestMetricsAfterAKnownSequence(t *testing.T) {
 		t.Error("a 404 was counted as retried")
 	}
 
-	// Every label of the server's own metrics is from a fixed set.
+	checkMetricsHoldNothingPrivate(t, body, families, testToken, clientToken, wrong, secretLabel)
+
+	// The metrics listener carries no MCP.
+	if resp, err := http.Post(strings.TrimSuffix(metrics, "/metrics")+"/mcp", "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"ping"}`)); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Errorf("POST /mcp on the metrics listener: %v %v, want 404", resp, err)
+	}
+}
+
+// checkMetricsHoldNothingPrivate checks that every label of the server's
+// own metrics is from a fixed set, and that nothing anywhere in a scrape is
+// one of the secrets, a uuid or a sample connection's label.
+func checkMetricsHoldNothingPrivate(t *testing.T, body string, families map[string]*dto.MetricFamily, secrets ...string) {
+	t.Helper()
 	allowed := map[string]*regexp.Regexp{
-		"tool":         regexp.MustCompile(`^(list_oauth_connections|list_plannr_accounts|rename_oauth_connection|delete_oauth_connection)$`),
-		"outcome":      regexp.MustCompile(`^(ok|tool_error|error|success|login_required|failed)$`),
+		"tool":         regexp.MustCompile(`^(list_oauth_connections|list_plannr_accounts|rename_oauth_connection|reauthorize_oauth_connection|delete_oauth_connection)$`),
+		"outcome":      regexp.MustCompile(`^(ok|tool_error|error|success|login_required|failed|denied|refused)$`),
 		"endpoint":     regexp.MustCompile(`^((GET|PUT|DELETE) /api/v1/oauth/connections(/\{uuid\})?|GET /api/v1/logins|other)$`),
 		"status_class": regexp.MustCompile(`^([1-5]xx|error)$`),
 		"cause":        regexp.MustCompile(`^(429|502|503|504|timeout|connection|canceled)$`),
@@ -209,9 +221,8 @@ func TestMetricsAfterAKnownSequence(t *testing.T) {
 			}
 		}
 	}
-	// And nothing anywhere in the scrape is a secret, a uuid or a label.
-	for _, secret := range []string{testToken, clientToken, wrong, secretLabel} {
-		if strings.Contains(body, secret) {
+	for _, secret := range secrets {
+		if secret != "" && strings.Contains(body, secret) {
 			t.Errorf("the metrics contain %q", secret)
 		}
 	}
@@ -223,11 +234,47 @@ func TestMetricsAfterAKnownSequence(t *testing.T) {
 			t.Errorf("the metrics contain the label %q", rec.Label)
 		}
 	}
+}
 
-	// The metrics listener carries no MCP.
-	if resp, err := http.Post(strings.TrimSuffix(metrics, "/metrics")+"/mcp", "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"ping"}`)); err != nil || resp.StatusCode != http.StatusNotFound {
-		t.Errorf("POST /mcp on the metrics listener: %v %v, want 404", resp, err)
+// TestMetricsInOAuthMode: with --auth oauth the same metrics are served,
+// and sign-ins and refused access tokens are counted, by fixed names.
+func TestMetricsInOAuthMode(t *testing.T) {
+	srv := startHTTP(t, oauthEnv(t, t.TempDir()), "--sandbox", "--auth", "oauth", "--metrics-addr", "127.0.0.1:0")
+	metrics := waitForLog(t, srv.stderr, metricsURL)
+	base := strings.TrimSuffix(srv.url, "/mcp")
+
+	if resp, _ := post(t, srv.url, rawInitialize, nil); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("no access token: %s", resp.Status)
 	}
+	const forged = "pmcp_at_forged-token-for-the-metrics-test"
+	if resp, _ := post(t, srv.url, rawInitialize, map[string]string{"Authorization": "Bearer " + forged}); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("a forged access token: %s", resp.Status)
+	}
+	client := registerClient(t, base)
+	access, refresh := client.signIn(sandbox.OwnerEmail)
+	session := connectHTTP(t, srv.url, plannrtest.Bearer{Token: access}, "2025-11-25")
+	if res := callTool(t, session, "list_oauth_connections", map[string]any{}); res.IsError {
+		t.Fatalf("list: %s", resultText(res))
+	}
+
+	body, families := scrape(t, metrics)
+	for _, w := range []struct {
+		name   string
+		labels map[string]string
+		value  float64
+	}{
+		{"plannr_mcp_sign_ins_total", map[string]string{"outcome": "success"}, 1},
+		{"plannr_mcp_http_rejected_requests_total", map[string]string{"reason": "no_access_token"}, 1},
+		{"plannr_mcp_http_rejected_requests_total", map[string]string{"reason": "access_token_refused"}, 1},
+		{"plannr_mcp_tool_calls_total", map[string]string{"tool": "list_oauth_connections", "outcome": "ok"}, 1},
+		{"plannr_mcp_upstream_requests_total", map[string]string{"endpoint": "GET /api/v1/oauth/connections", "status_class": "2xx"}, 1},
+		{"plannr_mcp_http_sessions", map[string]string{}, 1},
+	} {
+		if got, ok := sample(families, w.name, w.labels); !ok || got != w.value {
+			t.Errorf("%s%v = %v (present %v), want %v", w.name, w.labels, got, ok, w.value)
+		}
+	}
+	checkMetricsHoldNothingPrivate(t, body, families, append(client.issued, access, refresh, forged, storeKey, sandbox.OwnerEmail)...)
 }
 
 // TestMetricsOverStdio: --metrics-addr serves metrics in the stdio

@@ -64,6 +64,7 @@ type clientConfig struct {
 	clock       Clock
 	secrets     *untrusted.Secrets
 	observer    Observer
+	transport   http.RoundTripper
 }
 
 // WithBaseURL points the client at another Plannr, such as a test server.
@@ -165,6 +166,13 @@ func WithSecrets(s *untrusted.Secrets) Option {
 	return func(c *clientConfig) error { c.secrets = s; return nil }
 }
 
+// WithTransport sends the requests with rt rather than with a transport of
+// the client's own, so that the clients of many people share connections.
+// Redirects are still not followed.
+func WithTransport(rt http.RoundTripper) Option {
+	return func(c *clientConfig) error { c.transport = rt; return nil }
+}
+
 // NewTransport returns an HTTP transport tuned for many concurrent calls to
 // one host: keep-alive with enough idle connections for a busy HTTP server.
 func NewTransport() *http.Transport {
@@ -207,12 +215,16 @@ func NewClient(ts oauth2.TokenSource, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("plannr: base URL %q must be an absolute http or https URL", cfg.baseURL)
 	}
 	cfg.baseURL = strings.TrimRight(base.String(), "/")
+	transport := cfg.transport
+	if transport == nil {
+		transport = NewTransport()
+	}
 	return &Client{
 		clientConfig: cfg,
 		// The transport is used directly, not through an http.Client:
 		// Plannr's API does not redirect, and following a redirect could
 		// carry the bearer token to another host.
-		transport: NewTransport(),
+		transport: transport,
 		source:    ts,
 		random:    defaultRandom,
 		listCache: newListCache(cfg.listTTL),

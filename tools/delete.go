@@ -86,7 +86,7 @@ func (t *Toolset) delete(ctx context.Context, req mcp.CallToolRequest, in Delete
 		return t.finishConfirmedDelete(ctx, req, conn)
 	}
 	if clientCanElicit(ctx) {
-		state := t.sealState(deleteState{UUID: conn.UUID, Label: conn.Label, IssuedAt: t.now().Unix()})
+		state := t.sealState(ctx, deleteState{UUID: conn.UUID, Label: conn.Label, IssuedAt: t.now().Unix()})
 		return DeleteOutput{}, "", asIs(server.NewInputRequestBuilder(state).Elicit(confirmationID, confirmationRequest(conn)).ToolResult())
 	}
 	if in.ConfirmLabel == "" {
@@ -100,7 +100,7 @@ func (t *Toolset) delete(ctx context.Context, req mcp.CallToolRequest, in Delete
 // The state that travelled through the client is checked against the
 // arguments and against Plannr before the answer is believed.
 func (t *Toolset) finishConfirmedDelete(ctx context.Context, req mcp.CallToolRequest, conn plannr.Connection) (DeleteOutput, string, error) {
-	state, err := t.openState(req.Params.RequestState)
+	state, err := t.openState(ctx, req.Params.RequestState)
 	if err != nil {
 		return DeleteOutput{}, "", asIs(t.refusal(fmt.Sprintf("The confirmation could not be verified: %v. %s Call delete_oauth_connection again, without requestState, to ask the person anew.", err, nothingDeleted)))
 	}
@@ -237,22 +237,22 @@ type deleteState struct {
 }
 
 // sealState encodes s and signs it, so that a client cannot forge or alter it.
-func (t *Toolset) sealState(s deleteState) string {
+func (t *Toolset) sealState(ctx context.Context, s deleteState) string {
 	payload, err := json.Marshal(s)
 	if err != nil {
 		// Strings and an integer always marshal.
 		panic(err)
 	}
-	return t.seal(purposeDelete, payload)
+	return t.seal(ctx, purposeDelete, payload)
 }
 
 // openState verifies and decodes a sealed state.
-func (t *Toolset) openState(sealed string) (deleteState, error) {
+func (t *Toolset) openState(ctx context.Context, sealed string) (deleteState, error) {
 	var s deleteState
 	if sealed == "" {
 		return s, errors.New("it carries no requestState")
 	}
-	payload, err := t.open(purposeDelete, sealed)
+	payload, err := t.open(ctx, purposeDelete, sealed)
 	if err != nil {
 		return s, fmt.Errorf("its requestState: %w", err)
 	}

@@ -276,7 +276,7 @@ func TestDeleteWithElicitation(t *testing.T) {
 		{name: "state sealed by another server", isError: true, want: "could not be verified",
 			retry: func(_ *testing.T, _ *Toolset, _ *sandbox.Server, _ *time.Time, _ string) (string, mcp.MultiRoundTripParams) {
 				other := NewToolset(nil, Options{})
-				return args, accept(other.sealState(deleteState{UUID: nucleusUUID, Label: nucleusLabel, IssuedAt: testNow.Unix()}))
+				return args, accept(other.sealState(context.Background(), deleteState{UUID: nucleusUUID, Label: nucleusLabel, IssuedAt: testNow.Unix()}))
 			}},
 		{name: "answer without state", isError: true, want: "carries no requestState",
 			retry: func(_ *testing.T, _ *Toolset, _ *sandbox.Server, _ *time.Time, _ string) (string, mcp.MultiRoundTripParams) {

@@ -3,6 +3,7 @@ package tools
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"encoding/json"
 	"slices"
 	"strconv"
@@ -78,20 +79,20 @@ const cursorVersion = 1
 
 // encodeCursor seals c, so that a cursor this server did not give out, or
 // one altered on the way, is refused.
-func (t *Toolset) encodeCursor(c listCursor) string {
+func (t *Toolset) encodeCursor(ctx context.Context, c listCursor) string {
 	b, err := json.Marshal(c)
 	if err != nil {
 		// A struct of strings, ints and bools always marshals.
 		panic(err)
 	}
-	return t.seal(purposeCursor, b)
+	return t.seal(ctx, purposeCursor, b)
 }
 
-var errBadCursor = badArgument(`argument "cursor" is not a next_cursor this server gave out; pass next_cursor from the previous answer unchanged, or leave cursor out to start from the first page`)
+var errBadCursor = badArgument(`argument "cursor" is not a next_cursor this server gave out to the person calling; pass next_cursor from the previous answer unchanged, or leave cursor out to start from the first page`)
 
-func (t *Toolset) decodeCursor(s string) (listCursor, error) {
+func (t *Toolset) decodeCursor(ctx context.Context, s string) (listCursor, error) {
 	var c listCursor
-	b, err := t.open(purposeCursor, s)
+	b, err := t.open(ctx, purposeCursor, s)
 	if err != nil {
 		return c, errBadCursor
 	}
@@ -135,7 +136,7 @@ func validQuery(q listQuery) (listQuery, error) {
 
 // parseListInput validates the arguments and, with a cursor, merges them
 // with the listing the cursor continues. It never calls Plannr.
-func (t *Toolset) parseListInput(in ListInput) (listQuery, *sortKey, error) {
+func (t *Toolset) parseListInput(ctx context.Context, in ListInput) (listQuery, *sortKey, error) {
 	q := listQuery{
 		Provider:      strings.TrimSpace(in.Provider),
 		LabelContains: strings.TrimSpace(in.LabelContains),
@@ -158,7 +159,7 @@ func (t *Toolset) parseListInput(in ListInput) (listQuery, *sortKey, error) {
 		q, err := validQuery(q)
 		return q, nil, err
 	}
-	c, err := t.decodeCursor(cursor)
+	c, err := t.decodeCursor(ctx, cursor)
 	if err != nil {
 		return q, nil, err
 	}

@@ -3,6 +3,7 @@ package tools
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -385,12 +386,12 @@ func TestListBadArgumentsSendNothing(t *testing.T) {
 	}
 	cursor := *out.NextCursor
 	reseal := func(edit func(*listCursor)) string {
-		c, err := ts.decodeCursor(cursor)
+		c, err := ts.decodeCursor(context.Background(), cursor)
 		if err != nil {
 			t.Fatal(err)
 		}
 		edit(&c)
-		return ts.encodeCursor(c)
+		return ts.encodeCursor(context.Background(), c)
 	}
 	// A cursor of the right shape that this server did not sign: what
 	// anyone could build from a cursor they once saw.
@@ -398,8 +399,8 @@ func TestListBadArgumentsSendNothing(t *testing.T) {
 	forged, _ := base64.RawURLEncoding.DecodeString(payload)
 	forged = bytes.Replace(forged, []byte(`"s":"healthy"`), []byte(`"s":"expiring"`), 1)
 	other := NewToolset(nil, Options{})
-	c, _ := ts.decodeCursor(cursor)
-	signedElsewhere := other.encodeCursor(c)
+	c, _ := ts.decodeCursor(context.Background(), cursor)
+	signedElsewhere := other.encodeCursor(context.Background(), c)
 	before := len(fake.Requests())
 	tests := []struct {
 		name, args, want string

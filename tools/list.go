@@ -44,7 +44,7 @@ func (t *Toolset) listTool() Tool {
 }
 
 func (t *Toolset) list(ctx context.Context, _ mcp.CallToolRequest, in ListInput) (ListOutput, string, error) {
-	q, after, err := t.parseListInput(in)
+	q, after, err := t.parseListInput(ctx, in)
 	if err != nil {
 		return ListOutput{}, "", err
 	}
@@ -57,7 +57,7 @@ func (t *Toolset) list(ctx context.Context, _ mcp.CallToolRequest, in ListInput)
 	out := newListOutput(p, q, now)
 	var next string
 	if p.next != nil {
-		next = t.encodeCursor(listCursor{Version: cursorVersion, Query: q, After: *p.next})
+		next = t.encodeCursor(ctx, listCursor{Version: cursorVersion, Query: q, After: *p.next})
 		out.NextCursor = &next
 	}
 	return out, renderPage(p, q, conns, next, now), nil

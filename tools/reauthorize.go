@@ -121,14 +121,14 @@ func (t *Toolset) reauthorize(ctx context.Context, req mcp.CallToolRequest, in R
 		Message: fmt.Sprintf("Re-authorize the Plannr connection %s (%s): the page opens at %s, where you sign in and approve. The assistant waits for you to finish.",
 			untrusted.Quote(conn.Label), providerName(conn), providerName(conn)),
 	}
-	return ReauthorizeOutput{}, "", asIs(server.NewInputRequestBuilder(t.seal(purposeReauthorize, payload)).Elicit(reauthorizeID, ask).ToolResult())
+	return ReauthorizeOutput{}, "", asIs(server.NewInputRequestBuilder(t.seal(ctx, purposeReauthorize, payload)).Elicit(reauthorizeID, ask).ToolResult())
 }
 
 // finishReauthorize handles the call that carries the person's answer:
 // it waits, within the bound, for Plannr to show a renewed refresh token.
 func (t *Toolset) finishReauthorize(ctx context.Context, req mcp.CallToolRequest, conn plannr.Connection) (ReauthorizeOutput, string, error) {
 	var state reauthorizeState
-	payload, err := t.open(purposeReauthorize, req.Params.RequestState)
+	payload, err := t.open(ctx, purposeReauthorize, req.Params.RequestState)
 	if err == nil {
 		err = json.Unmarshal(payload, &state)
 	}

@@ -56,6 +56,9 @@ type Options struct {
 	// ReauthorizeWait bounds how long reauthorize_oauth_connection waits
 	// for a person to finish; zero means DefaultReauthorizeWait.
 	ReauthorizeWait time.Duration
+	// Subject, when set, names the person a call acts for (where each
+	// person signs in): cursors and confirmations are bound to them.
+	Subject func(ctx context.Context) string
 	// NoUI serves no MCP App: list_oauth_connections names no dashboard, the
 	// dashboard resource is not served and the server declares no
 	// io.modelcontextprotocol/ui extension.

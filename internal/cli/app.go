@@ -42,13 +42,10 @@ func (e *runEnv) newApp(ctx context.Context, cfg *config) (*app, error) {
 	closeFn := func() {}
 	baseURL := cfg.baseURL
 	instructions := tools.DefaultInstructions
-	tel, err := telemetry.New(ctx, telemetry.Config{
-		Version: e.version, Transport: cfg.transport, Metrics: cfg.metricsAddr != "", Env: cfg.otel, Logger: logger,
-	})
+	tel, err := e.newTelemetry(ctx, cfg, logger, secrets)
 	if err != nil {
-		return nil, badUsage(err)
+		return nil, err
 	}
-	secrets.Set("otlp headers", tel.HeaderSecrets()...)
 
 	var cred *credential
 	if cfg.sandbox {
@@ -67,8 +64,7 @@ func (e *runEnv) newApp(ctx context.Context, cfg *config) (*app, error) {
 		}
 	}
 
-	retry := plannr.DefaultRetryPolicy()
-	retry.MaxRetries, retry.AttemptTimeout = cfg.retryMax, cfg.attemptTimeout
+	retry := retryPolicy(cfg)
 	client, err := plannr.NewClient(cred.source,
 		plannr.WithBaseURL(baseURL),
 		plannr.WithAccountUUID(cfg.accountUUID),
@@ -103,6 +99,19 @@ func (e *runEnv) newApp(ctx context.Context, cfg *config) (*app, error) {
 			flushTelemetry(ctx, tel, logger)
 		},
 	}, nil
+}
+
+// newTelemetry sets up the metrics and tracing cfg asks for, each possibly
+// off; the exporter's headers join the secrets no upstream text may carry.
+func (e *runEnv) newTelemetry(ctx context.Context, cfg *config, logger *slog.Logger, secrets *untrusted.Secrets) (*telemetry.Telemetry, error) {
+	tel, err := telemetry.New(ctx, telemetry.Config{
+		Version: e.version, Transport: cfg.transport, Metrics: cfg.metricsAddr != "", Env: cfg.otel, Logger: logger,
+	})
+	if err != nil {
+		return nil, badUsage(err)
+	}
+	secrets.Set("otlp headers", tel.HeaderSecrets()...)
+	return tel, nil
 }
 
 // flushTelemetry exports the spans still buffered, waiting a few seconds

@@ -30,9 +30,12 @@ func (e *runEnv) auth(ctx context.Context, args []string) error {
 // cmdAuthStatus says which credential is in use, whose it is and when it
 // expires, and checks it with Plannr unless --offline. It never prints a token.
 func (e *runEnv) authStatus(ctx context.Context, args []string) error {
-	cfg, err := e.parseFlagsOnly("auth status", args, []group{groupPlannr, groupCredential, groupStore, groupAuthStatus})
+	cfg, err := e.parseFlagsOnly("auth status", args, []group{groupPlannr, groupCredential, groupStore, groupAuthStatus, groupRemote, groupStoreDB}, groupTransport)
 	if err != nil {
 		return err
+	}
+	if cfg.remote.oauth() {
+		return e.remoteStatus(ctx, cfg)
 	}
 	stdout := e.Out
 	offline := &cfg.offline

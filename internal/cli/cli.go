@@ -28,6 +28,9 @@ Usage:
   plannr-mcp logout [flags]         remove the stored login
   plannr-mcp auth status [flags]    show the credential in use, whose it is, when it expires
   plannr-mcp accounts [flags]       list the accounts the token can act for, to set PLANNR_ACCOUNT_UUID
+  plannr-mcp users [flags]          with --auth oauth: who has signed in, when, with which clients
+  plannr-mcp users revoke EMAIL|ID  revoke a person's MCP grants and forget their Plannr tokens
+  plannr-mcp store migrate|rekey    apply the store's migrations; re-encrypt it under the current key
   plannr-mcp version                print the version
   plannr-mcp sandbox-api [flags]    serve the fake Plannr API alone, for tests and for trying the login
   plannr-mcp help                   print this
@@ -70,6 +73,10 @@ func Run(ctx context.Context, args []string, stdio IO, getenv func(string) strin
 		err = env.auth(ctx, args)
 	case "accounts":
 		err = env.accounts(ctx, args)
+	case "users":
+		err = env.users(ctx, args)
+	case "store":
+		err = env.storeCommand(ctx, args)
 	case "sandbox-api":
 		err = env.sandboxAPI(ctx, args)
 	case "version":

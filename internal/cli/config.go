@@ -79,6 +79,9 @@ type config struct {
 	// groupAuthStatus
 	offline bool
 
+	// groupRemote and groupStoreDB
+	remote remoteConfig
+
 	// graphical reports a session where a browser can open.
 	graphical bool
 	// gomaxprocs reports GOMAXPROCS set in the environment.
@@ -144,6 +147,8 @@ func (s *settings) parse(groups ...group) (*config, error) {
 			c.clientSecretFile = s.get(keyClientSecretFile)
 		case groupAuthStatus:
 			c.offline = p.boolean(keyOffline)
+		case groupRemote, groupStoreDB:
+			p.remote(g, c)
 		case groupSandboxAPI:
 			c.sandboxAddr = s.get(keySandboxAddr)
 			c.sandboxToken = s.get(keySandboxToken)

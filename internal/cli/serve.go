@@ -12,7 +12,7 @@ import (
 
 // serveGroups are the settings of the serve command.
 func serveGroups() []group {
-	return []group{groupPlannr, groupCredential, groupStore, groupClient, groupToolset, groupTransport}
+	return []group{groupPlannr, groupCredential, groupStore, groupClient, groupToolset, groupTransport, groupRemote, groupStoreDB}
 }
 
 // clientTokenHelp tells a person how to configure client tokens.
@@ -22,7 +22,14 @@ const clientTokenHelp = "Set PLANNR_MCP_AUTH_TOKENS (comma-separated) or --auth-
 // over HTTP until a signal arrives. Either way, calls in flight may finish
 // within the shutdown timeout.
 func (e *runEnv) serve(ctx context.Context, args []string) error {
-	cfg, a, err := e.wired(ctx, "serve", args, serveGroups())
+	cfg, err := e.parseFlagsOnly("serve", args, serveGroups())
+	if err != nil {
+		return err
+	}
+	if cfg.remote.oauth() {
+		return e.serveRemote(ctx, cfg)
+	}
+	a, err := e.newApp(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -185,7 +185,7 @@ type settings struct {
 // loadSettings reads the environment: the only place the CLI does.
 func loadSettings(getenv func(string) string) *settings {
 	s := &settings{values: map[string]string{}, source: map[string]string{}, specs: map[string]spec{}}
-	for _, sp := range settingSpecs() {
+	for _, sp := range allSpecs() {
 		s.specs[sp.key] = sp
 		s.values[sp.key] = sp.def
 		if sp.env != "" {
@@ -210,7 +210,7 @@ func loadSettings(getenv func(string) string) *settings {
 // declare adds the flags of groups to fs; a flag's default is the value
 // the environment gave.
 func (s *settings) declare(fs *flag.FlagSet, groups ...group) {
-	for _, sp := range settingSpecs() {
+	for _, sp := range allSpecs() {
 		if sp.flag == "" || !containsGroup(groups, sp.group) {
 			continue
 		}

@@ -45,7 +45,7 @@ func (s *Server) guard(mcpHandler http.Handler) http.Handler {
 // checkHost refuses DNS rebinding: see foreignHost.
 func (s *Server) checkHost(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if foreignHost(r) {
+		if foreignHost(r) && !s.publicHost(r.Host) {
 			s.reject(w, r, http.StatusForbidden, "Host header is not a loopback name on a loopback listener", "host", r.Host)
 			return
 		}
@@ -99,6 +99,10 @@ func allowMethods(next http.Handler) http.Handler {
 func (s *Server) checkToken(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info := &requestInfo{}
+		if s.cfg.Verifier != nil {
+			s.checkBearer(w, r, next, info)
+			return
+		}
 		if s.tokens.enabled() {
 			presented, ok := bearerToken(r)
 			if !ok {

@@ -22,6 +22,12 @@ func reasonName(reason string) string {
 		return "body_too_large"
 	case "request body could not be read":
 		return "body_unreadable"
+	case "no access token":
+		return "no_access_token"
+	case "access token refused":
+		return "access_token_refused"
+	case "access token could not be checked":
+		return "access_token_unchecked"
 	}
 	return RejectOther
 }

@@ -93,6 +93,15 @@ type Config struct {
 	// OnReject, if set, is called with a short, bounded name of the reason
 	// (such as "wrong_client_token") each time the guard refuses a request, for metrics.
 	OnReject func(reason string)
+	// Verifier, when set, checks OAuth access tokens instead of client
+	// tokens: the remote mode, where each request acts for its person.
+	Verifier Verifier
+	// Handlers are served beside the MCP endpoint, by mux pattern, behind
+	// the Host check: the authorization server's endpoints.
+	Handlers map[string]http.Handler
+	// PublicHosts are Host values a loopback listener accepts besides
+	// loopback names: the public URL's, for a reverse proxy on this machine.
+	PublicHosts []string
 }
 
 func (c Config) withDefaults() Config {
@@ -144,6 +153,7 @@ type Server struct {
 	tokens     *tokenSet
 	origins    map[string]bool
 	sessions   *sessionTable // nil when stateless
+	subjects   subjects      // of the Verifier's tokens
 	streamable *server.StreamableHTTPServer
 	http       *http.Server
 
@@ -168,7 +178,7 @@ func New(mcpServer *server.MCPServer, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	cfg.Tokens = nil // the digests are all the server needs
-	if !tokens.enabled() && !loopbackAddr(cfg.Addr) {
+	if !tokens.enabled() && cfg.Verifier == nil && !loopbackAddr(cfg.Addr) {
 		return nil, exposureError(cfg.Addr)
 	}
 	s := &Server{
@@ -198,6 +208,9 @@ func New(mcpServer *server.MCPServer, cfg Config) (*Server, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+HealthPath, health)
 	mux.Handle(Endpoint, s.guard(s.streamable))
+	for pattern, h := range cfg.Handlers {
+		mux.Handle(pattern, s.checkHost(h))
+	}
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
@@ -231,16 +244,17 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 // nil after a clean shutdown, and an error wrapping
 // context.DeadlineExceeded when calls had to be cut off.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	if !s.tokens.enabled() && !loopbackAddr(ln.Addr().String()) {
+	authenticated := s.tokens.enabled() || s.cfg.Verifier != nil
+	if !authenticated && !loopbackAddr(ln.Addr().String()) {
 		ln.Close()
 		s.close()
 		return exposureError(ln.Addr().String())
 	}
 	url := "http://" + ln.Addr().String() + Endpoint
-	if !s.tokens.enabled() {
+	if !authenticated {
 		s.logger.Warn("no client tokens configured: any program on this machine can use this server")
 	}
-	s.logger.Info("serving MCP over HTTP", "url", url, "stateless", s.cfg.Stateless, "client_auth", s.tokens.enabled())
+	s.logger.Info("serving MCP over HTTP", "url", url, "stateless", s.cfg.Stateless, "client_auth", authenticated)
 
 	served := make(chan error, 1)
 	go func() { served <- s.http.Serve(ln) }()
