@@ -56,19 +56,7 @@ func BenchmarkHTTPCallOAuth(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				sessions := make([]*httpSession, n)
-				for i := range sessions {
-					s, err := openHTTPSessionAs(ctx, client, srv.url, token)
-					if err != nil {
-						b.Fatal(err)
-					}
-					for range 5 { // warm up: connections, caches
-						if err := s.call(ctx, msg); err != nil {
-							b.Fatal(err)
-						}
-					}
-					sessions[i] = s
-				}
+				sessions := openWarmSessions(b, ctx, client, srv.url, token, n, msg)
 				rate, _ := measureHTTPCalls(b, pid, idle, sessions, msg)
 				if mode == authTokens {
 					tokensRate = rate

@@ -511,9 +511,24 @@ type httpSession struct {
 	token  string // the bearer token: clientToken, or an OAuth access token
 }
 
-// openHTTPSession initializes a session as a client does, with clientToken.
-func openHTTPSession(ctx context.Context, client *http.Client, url string) (*httpSession, error) {
-	return openHTTPSessionAs(ctx, client, url, clientToken)
+// openWarmSessions opens n sessions with a bearer token and sends each
+// msg a few times, so that connections and caches are warm.
+func openWarmSessions(b *testing.B, ctx context.Context, client *http.Client, url, token string, n int, msg []byte) []*httpSession {
+	b.Helper()
+	sessions := make([]*httpSession, n)
+	for i := range sessions {
+		s, err := openHTTPSessionAs(ctx, client, url, token)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for range 5 {
+			if err := s.call(ctx, msg); err != nil {
+				b.Fatal(err)
+			}
+		}
+		sessions[i] = s
+	}
+	return sessions
 }
 
 // openHTTPSessionAs initializes a session with a bearer token.
@@ -593,19 +608,7 @@ func BenchmarkHTTPCall(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			sessions := make([]*httpSession, n)
-			for i := range sessions {
-				s, err := openHTTPSession(ctx, client, srv.url)
-				if err != nil {
-					b.Fatal(err)
-				}
-				for range 5 { // warm up: connections, caches
-					if err := s.call(ctx, msg); err != nil {
-						b.Fatal(err)
-					}
-				}
-				sessions[i] = s
-			}
+			sessions := openWarmSessions(b, ctx, client, srv.url, clientToken, n, msg)
 			measureHTTPCalls(b, pid, idle, sessions, msg)
 		})
 	}

@@ -358,19 +358,7 @@ func BenchmarkSideBySide(b *testing.B) {
 			for i, s := range sides {
 				srv := s.http(b)
 				pid := srv.cmd.Process.Pid
-				open := make([]*httpSession, sessions)
-				for j := range open {
-					sess, err := openHTTPSession(ctx, client, srv.url)
-					if err != nil {
-						b.Fatalf("%s: %v", s.name, err)
-					}
-					for range 5 { // warm up: connections, caches
-						if err := sess.call(ctx, msg); err != nil {
-							b.Fatalf("%s: %v", s.name, err)
-						}
-					}
-					open[j] = sess
-				}
+				open := openWarmSessions(b, ctx, client, srv.url, clientToken, sessions, msg)
 				cpu0, err := procCPU(pid)
 				if err != nil {
 					b.Fatal(err)

@@ -18,7 +18,7 @@
 // every check passed.
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,25 +27,14 @@ import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { Suite, waitFor } from '../lib/harness.js';
-import { connectSDK } from '../lib/mcp.js';
+import { CHROMIUM, CHROMIUM_ARGS, missingBrowser } from '../lib/browser.js';
+import { connectSDK, resultText } from '../lib/mcp.js';
 import { buildBinary, cleanEnv, stopAll } from '../lib/processes.js';
 import { startHarnessServer, viewCSP } from './harness-server.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const interop = path.resolve(here, '..');
 const repoRoot = path.resolve(interop, '..');
-
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 const EXTENSION = 'io.modelcontextprotocol/ui';
 const APP_MIME = 'text/html;profile=mcp-app';
@@ -84,11 +73,6 @@ const hostContext = (theme, width = WIDTH) => ({
   platform: 'web',
 });
 
-function inCI() {
-  const v = (process.env.CI ?? '').toLowerCase();
-  return v !== '' && v !== 'false' && v !== '0';
-}
-
 function installedVersion(name) {
   return JSON.parse(readFileSync(path.join(interop, 'node_modules', name, 'package.json'), 'utf8')).version;
 }
@@ -99,24 +83,10 @@ function shown(s) {
   return s.replace(/[\p{Cc}\p{Cf}\p{Co}]/gu, (ch) => `U+${ch.codePointAt(0).toString(16).toUpperCase().padStart(4, '0')}`);
 }
 
-function resultText(result) {
-  return (result.content ?? [])
-    .filter((c) => c.type === 'text')
-    .map((c) => c.text)
-    .join('\n');
-}
-
 async function main() {
   const { values } = parseArgs({ options: { only: { type: 'string' }, screenshots: { type: 'string' } } });
-  if (!existsSync(CHROMIUM)) {
-    if (inCI()) {
-      console.log(`FAIL ${CHROMIUM} is missing; install Debian's chromium (apt-get install chromium)`);
-      console.log('0 passed, 1 failed');
-      return 1;
-    }
-    console.log(`skipped: ${CHROMIUM} is missing (apt-get install chromium to run these checks; with CI set this is a failure)`);
-    return 0;
-  }
+  const missing = missingBrowser();
+  if (missing !== undefined) return missing;
   const suite = new Suite({ only: values.only });
   const pinned = JSON.parse(readFileSync(path.join(interop, 'package.json'), 'utf8')).devDependencies;
   const packages = ['@modelcontextprotocol/ext-apps', '@modelcontextprotocol/sdk', 'playwright-core'];

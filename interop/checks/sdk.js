@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
-import { connectSDK } from '../lib/mcp.js';
+import { connectSDK, resultText } from '../lib/mcp.js';
 import { toolCases, genericBadCases, corrupt } from '../cases.js';
 
 // The tools the server must always list.
@@ -35,12 +35,8 @@ export function shorten(text, max = 140) {
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
 
-export function resultText(result) {
-  return (result.content ?? [])
-    .filter((c) => c.type === 'text')
-    .map((c) => c.text)
-    .join('\n');
-}
+// resultText is lib/mcp.js's, for the checks that import it from here.
+export { resultText };
 
 // upstream returns the Plannr requests received after mark.
 export async function upstreamSince(sandbox, mark) {

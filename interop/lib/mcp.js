@@ -172,3 +172,11 @@ export async function postJSONRPC(url, message, { token, sessionId, protocolVers
   }
   return { status: res.status, headers: res.headers, text, messages };
 }
+
+// resultText is the text of a tool result's text content, joined by lines.
+export function resultText(result) {
+  return (result.content ?? [])
+    .filter((c) => c.type === 'text')
+    .map((c) => c.text)
+    .join('\n');
+}

@@ -24,7 +24,7 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createServer as createHTTPSServer } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -36,36 +36,18 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { Suite, sleep } from '../lib/harness.js';
+import { CHROMIUM, CHROMIUM_ARGS, missingBrowser } from '../lib/browser.js';
+import { resultText } from '../lib/mcp.js';
 import { buildBinary, cleanEnv, runProcess, startHTTPServer, stopAll } from '../lib/processes.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..', '..');
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const OWNER = 'adviser@harbourwealth.example';
 const SECOND = 'paraplanner@harbourwealth.example';
 const PASSWORD = 'sandbox';
 const STORE_KEY = 'interop-oauth-store-key-5a4b3c2d1e0f9a8b7c6d5e4f';
 const ACCESS_TTL_S = 4;
-
-function inCI() {
-  const v = (process.env.CI ?? '').toLowerCase();
-  return v !== '' && v !== 'false' && v !== '0';
-}
-
-function resultText(result) {
-  return (result.content ?? []).filter((c) => c.type === 'text').map((c) => c.text).join('\n');
-}
 
 // listen starts a server on a free loopback port and returns its origin.
 function listen(server, scheme) {
@@ -184,15 +166,8 @@ async function connect(url, provider) {
 
 async function main() {
   const { values } = parseArgs({ options: { only: { type: 'string' } } });
-  if (!existsSync(CHROMIUM)) {
-    if (inCI()) {
-      console.log(`FAIL ${CHROMIUM} is missing; install Debian's chromium (apt-get install chromium)`);
-      console.log('0 passed, 1 failed');
-      return 1;
-    }
-    console.log(`skipped: ${CHROMIUM} is missing (apt-get install chromium to run these checks; with CI set this is a failure)`);
-    return 0;
-  }
+  const missing = missingBrowser();
+  if (missing !== undefined) return missing;
   const suite = new Suite({ only: values.only });
   const work = mkdtempSync(path.join(tmpdir(), 'plannr-mcp-oauth-'));
   let built;
