@@ -120,24 +120,12 @@ func BenchmarkColdStart(b *testing.B) {
 	for range b.N {
 		for range coldStarts {
 			start := time.Now()
-			p, err := startRPC(bin, env, serverFlags()...)
+			p, err := startInitialized(bin, env, serverFlags()...)
 			if err != nil {
-				b.Fatal(err)
-			}
-			resp, err := p.roundTrip(msgInitialize)
-			if err == nil && !bytes.Contains(resp, []byte(`"serverInfo"`)) {
-				err = fmt.Errorf("initialize answered %s", resp)
-			}
-			if err != nil {
-				p.kill()
 				b.Fatal(err)
 			}
 			toInit = append(toInit, time.Since(start))
-			if err := p.send(msgInitialized); err != nil {
-				p.kill()
-				b.Fatal(err)
-			}
-			if _, err := p.roundTrip(msgToolsList); err != nil {
+			if err := p.listTools(); err != nil {
 				p.kill()
 				b.Fatal(err)
 			}

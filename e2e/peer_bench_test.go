@@ -202,23 +202,12 @@ func BenchmarkSideBySide(b *testing.B) {
 			for range coldStarts {
 				for i, s := range sides {
 					start := time.Now()
-					p, err := startRPC(s.bin, env, s.stdio...)
+					p, err := startInitialized(s.bin, env, s.stdio...)
 					if err != nil {
-						b.Fatal(err)
-					}
-					resp, err := p.roundTrip(msgInitialize)
-					if err == nil && !bytes.Contains(resp, []byte(`"serverInfo"`)) {
-						err = fmt.Errorf("initialize answered %s", resp)
-					}
-					if err != nil {
-						p.kill()
 						b.Fatalf("%s: %v", s.name, err)
 					}
 					toInit[i] = append(toInit[i], time.Since(start))
-					if err = p.send(msgInitialized); err == nil {
-						_, err = p.roundTrip(msgToolsList)
-					}
-					if err != nil {
+					if err := p.listTools(); err != nil {
 						p.kill()
 						b.Fatalf("%s: %v", s.name, err)
 					}

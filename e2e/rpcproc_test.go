@@ -94,9 +94,23 @@ var (
 	msgToolsList   = []byte(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}` + "\n")
 )
 
-// handshake initializes the session and lists the tools, as every client
-// does before its first call.
-func (p *rpcProc) handshake() error {
+// startInitialized spawns bin as startRPC does and has its initialize
+// request answered: the moment a client could first use the server. The
+// process is killed if that fails.
+func startInitialized(bin string, env []string, args ...string) (*rpcProc, error) {
+	p, err := startRPC(bin, env, args...)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.initialize(); err != nil {
+		p.kill()
+		return nil, err
+	}
+	return p, nil
+}
+
+// initialize sends the initialize request and checks its answer.
+func (p *rpcProc) initialize() error {
 	resp, err := p.roundTrip(msgInitialize)
 	if err != nil {
 		return err
@@ -104,10 +118,16 @@ func (p *rpcProc) handshake() error {
 	if !bytes.Contains(resp, []byte(`"serverInfo"`)) {
 		return fmt.Errorf("initialize answered %s", resp)
 	}
+	return nil
+}
+
+// listTools completes the handshake after initialize and lists the tools,
+// as every client does before its first call.
+func (p *rpcProc) listTools() error {
 	if err := p.send(msgInitialized); err != nil {
 		return err
 	}
-	resp, err = p.roundTrip(msgToolsList)
+	resp, err := p.roundTrip(msgToolsList)
 	if err != nil {
 		return err
 	}
@@ -115,6 +135,14 @@ func (p *rpcProc) handshake() error {
 		return fmt.Errorf("tools/list answered %s", resp)
 	}
 	return nil
+}
+
+// handshake initializes the session and lists the tools.
+func (p *rpcProc) handshake() error {
+	if err := p.initialize(); err != nil {
+		return err
+	}
+	return p.listTools()
 }
 
 // stop closes stdin, which ends the server, waits for it and returns the CPU

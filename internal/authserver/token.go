@@ -81,14 +81,25 @@ func (s *Server) authenticateClient(ctx context.Context, w http.ResponseWriter, 
 	return c, true
 }
 
-// token is the token endpoint.
-func (s *Server) token(w http.ResponseWriter, r *http.Request) {
+// clientForm reads the form of a request to the token or revocation
+// endpoint and authenticates the client that sent it. When it returns false
+// it has answered the request.
+func (s *Server) clientForm(ctx context.Context, w http.ResponseWriter, r *http.Request) (url.Values, *client, bool) {
 	form, ok := readForm(w, r)
 	if !ok {
-		return
+		return nil, nil, false
 	}
-	ctx := r.Context()
 	c, ok := s.authenticateClient(ctx, w, r, form)
+	if !ok {
+		return nil, nil, false
+	}
+	return form, c, true
+}
+
+// token is the token endpoint.
+func (s *Server) token(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	form, c, ok := s.clientForm(ctx, w, r)
 	if !ok {
 		return
 	}
@@ -227,12 +238,8 @@ func (s *Server) issue(ctx context.Context, w http.ResponseWriter, fam store.Fam
 // revoke is RFC 7009's endpoint: it revokes the grant a token of the
 // client belongs to, and answers 200 whatever the token was.
 func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
-	form, ok := readForm(w, r)
-	if !ok {
-		return
-	}
 	ctx := r.Context()
-	c, ok := s.authenticateClient(ctx, w, r, form)
+	form, c, ok := s.clientForm(ctx, w, r)
 	if !ok {
 		return
 	}
